@@ -1,0 +1,1 @@
+"""Models and distillation methods: BPR-MF, Distillation Experts (DE), Relaxed Ranking Distillation (RRD)."""

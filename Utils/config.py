@@ -1,0 +1,84 @@
+"""Command-line flags shared by every entry script, with the original release's names and defaults."""
+import argparse
+
+import torch
+
+from Utils.errors import InputError
+
+
+def common_parser(description, dim=200):
+    """The flags of the original scripts (REFERENCE section 1-2) plus device, seed and evaluation."""
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("data and protocol")
+    g.add_argument("--data_path", default="data/", help="folder holding one folder per dataset")
+    g.add_argument("--dataset", default="citeULike")
+    g.add_argument("--LOO_seed", type=int, default=0,
+                   help="leave-one-out split seed; 0 uses the shipped split when the folder has one")
+    g.add_argument("--min_user_inter", type=int, default=5, help="keep users with at least this many items")
+    g.add_argument("--min_rating", type=float, default=None, help="keep interactions rated at least this")
+    g.add_argument("--split_by", choices=["random", "time"], default="random",
+                   help="hold out random items (paper) or the latest ones")
+    g.add_argument("--num_candidates", type=int, default=499, help="sampled negatives per user for evaluation")
+    g.add_argument("--eval", choices=["sampled", "full", "both"], default="sampled",
+                   help="sampled: the paper's 499 negatives; full: all unobserved items (used for "
+                        "selection too); both: sampled for selection, full reported beside")
+    g = p.add_argument_group("training")
+    g.add_argument("--dim", type=int, default=dim, help="embedding size")
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--reg", type=float, default=1e-3, help="Adam weight decay (coupled L2)")
+    g.add_argument("--batch_size", type=int, default=1024)
+    g.add_argument("--num_ns", type=int, default=1, help="negatives per training interaction")
+    g.add_argument("--max_epoch", type=int, default=1000)
+    g.add_argument("--early_stop", type=int, default=20, help="patience, in evaluations")
+    g.add_argument("--es_epoch", type=int, default=0, help="first epoch evaluated (and counted for early stopping)")
+    g = p.add_argument_group("run")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    g.add_argument("--seed", type=int, default=0, help="seed of initialisation and all per-epoch sampling")
+    g.add_argument("--num_threads", type=int, default=0, help="CPU threads (0 = torch's default)")
+    g.add_argument("--save_path", default="Saved_models/",
+                   help="git-ignored folder for checkpoints, candidates and teacher ranking lists")
+    g.add_argument("--log_path", default="logs/", help="logs go to <log_path>/<dataset>/<run name>.*")
+    g.add_argument("--run_name", default=None, help="name of the log files (default from the method)")
+    g.add_argument("--quiet", action="store_true", help="do not echo the human log to stdout")
+    return p
+
+
+_POSITIVE = ("dim", "batch_size", "num_ns", "max_epoch", "early_stop", "num_candidates", "min_user_inter")
+
+
+def validate(args):
+    """Range checks; an out-of-range flag raises InputError naming it."""
+    for name in _POSITIVE:
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    for name in ("lr",):
+        if not getattr(args, name) > 0:
+            raise InputError(f"--{name} must be positive, got {getattr(args, name)}")
+    for name in ("reg", "es_epoch", "LOO_seed", "seed", "num_threads"):
+        if getattr(args, name) < 0:
+            raise InputError(f"--{name} must be non-negative, got {getattr(args, name)}")
+    if args.min_user_inter < 3:
+        raise InputError("--min_user_inter must be at least 3 (one test, one valid, one train item)")
+
+
+def resolve_device(name):
+    """'auto' -> cuda when available, else cpu; an unavailable device is an InputError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"--device {name!r} is not a device name (auto, cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def with_suffixes(name, args):
+    """Run name with the split seed and seed appended when they are not 0."""
+    if args.LOO_seed:
+        name += f"_LOO{args.LOO_seed}"
+    if args.seed:
+        name += f"_seed{args.seed}"
+    return name

@@ -1,0 +1,119 @@
+"""Leave-one-out evaluation: scores in, per-user target ranks out, metrics from ranks.
+
+Tie rule (pessimistic): rank = 1 + number of competing items whose score is >= the target's.
+A target tied with a competitor is placed behind it, so a constant scorer gets the worst rank
+(500 of 500 under the sampled protocol) and scores 0 on every metric.
+"""
+import warnings
+
+import numpy as np
+import torch
+
+CUTOFFS = (5, 10, 20)
+METRIC_KEYS = tuple(f"{m}@{n}" for n in CUTOFFS for m in ("H", "N", "M"))
+
+
+def metrics_from_ranks(ranks, cutoffs=CUTOFFS):
+    """1-based target ranks [n_users] (0 = no target) -> {'H@N', 'N@N', 'M@N'} averaged over users with a target.
+
+    HR@N = 1[p <= N];  NDCG@N = 1[p <= N] / log2(p + 1);  MRR@N = 1[p <= N] / p.
+    """
+    ranks = torch.as_tensor(ranks, dtype=torch.float64)
+    ranks = ranks[ranks > 0]
+    out = {}
+    for n in cutoffs:
+        hit = (ranks <= n).double()
+        out[f"H@{n}"] = hit.mean().item()
+        out[f"N@{n}"] = (hit / torch.log2(ranks + 1)).mean().item()
+        out[f"M@{n}"] = (hit / ranks).mean().item()
+    return out
+
+
+def sampled_scores(user_rows, item_table, items):
+    """<user_b, item_{b,c}> for user_rows [B, d], item_table [n_items, d], items [B, C] -> [B, C].
+
+    On CPU a sampled dense-dense product (SDDMM over a CSR pattern) avoids materialising the
+    gathered [B, C, d] item rows, which dominates the cost; elsewhere the gather + bmm is fast.
+    """
+    if user_rows.device.type != "cpu":
+        return torch.bmm(item_table[items], user_rows.unsqueeze(2)).squeeze(2)
+    n_rows, width = items.shape
+    crow = torch.arange(0, n_rows * width + 1, width, device=items.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # "sparse CSR support is in beta"
+        pattern = torch.sparse_csr_tensor(crow, items.reshape(-1), torch.zeros(n_rows * width),
+                                          size=(n_rows, item_table.shape[0]))
+        product = torch.sparse.sampled_addmm(pattern, user_rows, item_table.T, beta=0.0)
+    return product.values().reshape(n_rows, width)
+
+
+class Evaluator:
+    """Ranks each user's valid and test item; the model supplies ``score(users, items)`` and ``score_all(users)``.
+
+    Sampled protocol: the target among itself + the user's fixed candidates (the other held-out
+    item is never a candidate). Full protocol: the target among all items outside the user's train
+    set, the other held-out item excluded.
+    """
+
+    def __init__(self, split, candidates, device, mode="sampled", chunk=512):
+        self.device = device
+        self.mode = mode
+        self.full = mode in ("full", "both")
+        self.chunk = chunk
+        self.n_items = split.n_items
+        self.users = torch.from_numpy(np.nonzero(split.test_item >= 0)[0]).to(device)
+        self.n_users = split.n_users
+        self.valid_item = torch.from_numpy(split.valid_item).to(device)
+        self.test_item = torch.from_numpy(split.test_item).to(device)
+        self.candidates = torch.as_tensor(candidates, dtype=torch.int64).to(device)
+        # train interactions as CSR, for the full protocol
+        counts = np.bincount(split.train_users, minlength=split.n_users)
+        self.train_ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)])).to(device)
+        self.train_items = torch.from_numpy(split.train_items).to(device)
+
+    @torch.no_grad()
+    def ranks(self, model):
+        """-> {'valid': [n_users] int64, 'test': ..., and 'valid_full'/'test_full' when full}; 0 = no target."""
+        out = {k: torch.zeros(self.n_users, dtype=torch.int64, device=self.device)
+               for k in (("valid", "test", "valid_full", "test_full") if self.full else ("valid", "test"))}
+        for start in range(0, len(self.users), self.chunk):
+            users = self.users[start:start + self.chunk]
+            valid, test = self.valid_item[users], self.test_item[users]
+            has_valid = valid >= 0
+            items = torch.cat([valid.clamp_min(0).unsqueeze(1), test.unsqueeze(1), self.candidates[users]], 1)
+            scores = sampled_scores(model.user_emb[users], model.item_emb, items)  # [B, 2 + C]
+            negatives = scores[:, 2:]
+            out["valid"][users] = torch.where(has_valid, 1 + (negatives >= scores[:, :1]).sum(1), 0)
+            out["test"][users] = 1 + (negatives >= scores[:, 1:2]).sum(1)
+            if self.full:
+                self._full_ranks(model, users, valid, test, has_valid, out)
+        return out
+
+    def _full_ranks(self, model, users, valid, test, has_valid, out):
+        scores = model.score_all(users)                                         # [B, n_items]
+        rows = torch.arange(len(users), device=self.device)
+        lo, hi = self.train_ptr[users], self.train_ptr[users + 1]
+        lengths = hi - lo
+        owner = torch.repeat_interleave(rows, lengths)                          # CSR rows of the chunk
+        offsets = torch.arange(len(owner), device=self.device) - \
+            torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        train_scores = scores[owner, self.train_items[lo[owner] + offsets]]
+        for name, target, other in (("valid_full", valid, test), ("test_full", test, valid)):
+            target_score = scores[rows, target.clamp_min(0)]
+            other_score = scores[rows, other.clamp_min(0)]
+            ahead = (scores >= target_score.unsqueeze(1)).sum(1) - 1            # minus the target itself
+            ahead -= torch.bincount(owner[train_scores >= target_score[owner]], minlength=len(users))
+            ahead -= ((other >= 0) & (other_score >= target_score)).long()
+            mask = has_valid if name == "valid_full" else torch.ones_like(has_valid)
+            out[name][users] = torch.where(mask, 1 + ahead, 0)
+
+    def evaluate(self, model):
+        """-> (metrics {'valid': {...}, 'test': {...}[, 'valid_full', 'test_full']}, ranks).
+
+        With mode 'full' the full-ranking results are the ones named 'valid' and 'test' (and so
+        drive model selection); with 'both' they are reported beside the sampled ones.
+        """
+        ranks = self.ranks(model)
+        if self.mode == "full":
+            ranks = {"valid": ranks["valid_full"], "test": ranks["test_full"]}
+        return {name: metrics_from_ranks(r) for name, r in ranks.items()}, ranks

@@ -1,0 +1,95 @@
+"""What every entry script does around the training loop: data, evaluator, logs, checkpoint."""
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from Models.BPR import BPR
+from Utils.atomic import atomic_path
+from Utils.candidates import load_or_sample_candidates
+from Utils.checkpoint import save_checkpoint
+from Utils.config import resolve_device, validate
+from Utils.dataset import load_split
+from Utils.evaluation import Evaluator
+from Utils.logger import RunLogger
+from Utils.paper import comparison_lines
+from Utils.trainer import train
+
+
+@dataclass
+class Context:
+    args: object
+    split: object
+    evaluator: Evaluator
+    device: torch.device
+    generator: torch.Generator
+
+
+def git_commit():
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def setup(args):
+    """Validate flags, load the split and candidates, seed everything. -> Context."""
+    validate(args)
+    device = resolve_device(args.device)
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    split = load_split(args.data_path, args.dataset, args.LOO_seed, args.min_user_inter, args.split_by,
+                       args.min_rating)
+    candidates = load_or_sample_candidates(split, args.LOO_seed, args.num_candidates, args.save_path)
+    evaluator = Evaluator(split, candidates, device, mode=args.eval)
+    torch.manual_seed(args.seed)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(args.seed)
+    return Context(args, split, evaluator, device, generator)
+
+
+def split_key(ctx):
+    """What determines the data a model was trained on."""
+    a = ctx.args
+    return {"dataset": a.dataset, "split": ctx.split.fingerprint, "LOO_seed": a.LOO_seed,
+            "n_users": ctx.split.n_users, "n_items": ctx.split.n_items}
+
+
+def new_student(ctx, dim):
+    return BPR(ctx.split.n_users, ctx.split.n_items, dim).to(ctx.device)
+
+
+def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, checkpoint_key=None):
+    """Train, log (human + JSON lines + ranks), save the checkpoint, print the comparison. -> TrainResult."""
+    args = ctx.args
+    folder = os.path.join(args.log_path, args.dataset)
+    logger = RunLogger(folder, run_name, quiet=args.quiet)
+    config = dict(vars(args), method=method.name, device_resolved=str(ctx.device), commit=git_commit(),
+                  split_fingerprint=ctx.split.fingerprint, torch=torch.__version__)
+    finished = False
+    try:
+        logger.line(f"Config: {config}")
+        logger.line(ctx.split.stats())
+        for text in header:
+            logger.line(text)
+        result = train(student, method, ctx.split, ctx.evaluator, args, logger, ctx.generator)
+        result.final["config"] = config
+        logger.final(result.final)
+        for text in comparison_lines(kind, result.final["test"]):
+            logger.line(text)
+        finished = True
+    finally:
+        logger.close(finished)
+    with atomic_path(os.path.join(folder, f"{run_name}.ranks.npz")) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **{k: v.astype(np.int32) for k, v in result.best_ranks.items()})
+    if checkpoint_path:
+        save_checkpoint(checkpoint_path, result.best_state, checkpoint_key,
+                        {"epoch": result.final["checkpoint_epoch"], "valid": result.final["valid"]})
+        print(f"saved {checkpoint_path}", file=sys.stderr)
+    return result

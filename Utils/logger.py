@@ -1,0 +1,68 @@
+"""The two logs of a run: the original's human format and one JSON object per epoch.
+
+Both are written as ``<name>.log.part`` / ``<name>.jsonl.part`` while the run goes and renamed to
+their final names when it ends, so a crashed run never overwrites a finished log.
+"""
+import json
+import os
+import sys
+
+from Utils.evaluation import CUTOFFS
+
+
+def _human_metrics(prefix, metrics):
+    return [f"{prefix} H@{n}: {metrics[f'H@{n}']:.4f}, N@{n}: {metrics[f'N@{n}']:.4f}, "
+            f"M@{n}: {metrics[f'M@{n}']:.4f}" for n in CUTOFFS]
+
+
+def original_style_dict(metrics):
+    """{'H@5': ..} -> the original's {'H05': .., 'M05': .., 'N05': ..} (4 decimals)."""
+    return {f"{m}{n:02d}": round(metrics[f"{m}@{n}"], 4) for n in CUTOFFS for m in ("H", "M", "N")}
+
+
+class RunLogger:
+    def __init__(self, folder, name, quiet=False):
+        os.makedirs(folder, exist_ok=True)
+        self.paths = {ext: os.path.join(folder, f"{name}.{ext}") for ext in ("log", "jsonl")}
+        self.files = {ext: open(path + ".part", "w") for ext, path in self.paths.items()}
+        self.quiet = quiet
+
+    def line(self, text=""):
+        """A line of the human log, echoed to stdout unless quiet."""
+        self.files["log"].write(text + "\n")
+        self.files["log"].flush()
+        if not self.quiet:
+            print(text, file=sys.stdout, flush=True)
+
+    def record(self, obj):
+        self.files["jsonl"].write(json.dumps(obj) + "\n")
+        self.files["jsonl"].flush()
+
+    def epoch(self, record, max_epoch):
+        """One epoch: the original's lines and one JSON object."""
+        star = " *" if record.get("improved") else ""
+        extra = "".join(f", {k}: {v:.4g}" for k, v in record.get("schedule", {}).items())
+        self.line(f"Epoch [{record['epoch']}/{max_epoch}], Train Loss: {record['loss']:.4f}, "
+                  f"Elapsed: train {record['sample_s'] + record['train_s']:.2f} "
+                  f"test {record['eval_s']:.2f}{extra}{star}")
+        for name in ("valid", "test", "valid_full", "test_full"):
+            if name in record:
+                for text in _human_metrics(name, record[name]):
+                    self.line(text)
+                self.line()
+        self.record(record)
+
+    def final(self, final):
+        self.line(f"BEST EPOCH:: {final['checkpoint_epoch']}")
+        for name in ("valid", "test", "valid_full", "test_full"):
+            if name in final:
+                self.line(name)
+                self.line(str(original_style_dict(final[name])))
+        self.record({"final": final})
+
+    def close(self, finished=True):
+        """Rename the .part files to their final names (only for a finished run)."""
+        for ext, f in self.files.items():
+            f.close()
+            if finished:
+                os.replace(self.paths[ext] + ".part", self.paths[ext])

@@ -1,0 +1,45 @@
+"""Per-N model selection and early stopping, as the original release (REFERENCE section 2).
+
+For each N in (5, 10, 20) the test metrics of the epoch with the best valid HR@N (strict
+improvement) are kept. The patience counter grows at each evaluation where no HR@N improved and
+resets otherwise; training stops when it reaches ``patience``.
+"""
+from Utils.evaluation import CUTOFFS
+
+
+class PerCutoffSelection:
+    def __init__(self, patience, cutoffs=CUTOFFS):
+        self.patience = patience
+        self.cutoffs = cutoffs
+        self.best_hr = {n: -1.0 for n in cutoffs}
+        self.best_epoch = {n: None for n in cutoffs}
+        self.best = {n: {} for n in cutoffs}      # n -> {split name: {metric: value}} at that epoch
+        self.counter = 0
+        self.last_improved_epoch = None
+
+    def update(self, epoch, results):
+        """results: {'valid': {...}, 'test': {...}, ...} -> True when any valid HR@N improved."""
+        improved = False
+        for n in self.cutoffs:
+            hr = results["valid"][f"H@{n}"]
+            if hr > self.best_hr[n]:
+                self.best_hr[n], self.best_epoch[n] = hr, epoch
+                self.best[n] = {name: {k: v for k, v in metrics.items() if k.endswith(f"@{n}")}
+                                for name, metrics in results.items()}
+                improved = True
+        self.counter = 0 if improved else self.counter + 1
+        if improved:
+            self.last_improved_epoch = epoch
+        return improved
+
+    @property
+    def should_stop(self):
+        return self.counter >= self.patience
+
+    def selected(self):
+        """{split name: {metric: value}} assembled from each N's best epoch."""
+        out = {}
+        for n in self.cutoffs:
+            for name, metrics in self.best[n].items():
+                out.setdefault(name, {}).update(metrics)
+        return out

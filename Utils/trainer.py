@@ -1,0 +1,140 @@
+"""The one training loop shared by every entry script (REFERENCE sections 1 and 2).
+
+Per epoch: resample BPR negatives (and whatever the method resamples), shuffle the training
+triples, take Adam steps on batches of ``batch_size``, evaluate, select per N, early-stop.
+"""
+import copy
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from Models.BPR import bpr_loss
+from Utils.row_gradients import RowGradients
+from Utils.sampling import PairSet, sample_negatives, torch_draw
+from Utils.selection import PerCutoffSelection
+
+
+@dataclass
+class Batch:
+    """One mini-batch of triples; methods take student rows through it so gradients stay row-sparse."""
+    users: torch.Tensor      # [B]
+    pos: torch.Tensor        # [B]
+    neg: torch.Tensor        # [B]
+    student: torch.nn.Module
+    grads: RowGradients
+
+    def user_rows(self, index):
+        """index [k] -> student user embeddings [k, d] (gradient flows)."""
+        return self.grads.rows(self.student.user_emb, index)
+
+    def item_rows(self, index):
+        """index [k] (or [..]) -> student item embeddings [.., d] (gradient flows)."""
+        flat = self.grads.rows(self.student.item_emb, index.reshape(-1))
+        return flat.reshape(*index.shape, -1)
+
+
+@dataclass
+class TrainResult:
+    best_state: dict         # the student's state at the last improving epoch
+    final: dict              # selected metrics, epochs, timings
+    best_ranks: dict         # per-user target ranks at the last improving epoch (numpy)
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def make_optimizer(params, lr, reg):
+    """Adam with coupled L2 (torch's weight_decay); the fused kernel where the device has one."""
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=reg, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, weight_decay=reg, foreach=True)
+
+
+class TrainingData:
+    """Training interactions on the device, with the membership set the negative sampler rejects."""
+
+    def __init__(self, split, device, num_ns=1):
+        users = torch.from_numpy(split.train_users).to(device)
+        items = torch.from_numpy(split.train_items).to(device)
+        self.train_set = PairSet(users, items, split.n_items)
+        self.users = users.repeat(num_ns)
+        self.pos = items.repeat(num_ns)
+        self.n_items = split.n_items
+
+
+def train(student, method, split, evaluator, cfg, logger, generator):
+    """Train ``student`` with BPR + ``method``'s terms; returns a TrainResult."""
+    device = generator.device
+    data = TrainingData(split, device, cfg.num_ns)
+    grads = RowGradients([student.user_emb, student.item_emb])
+    extra_params = list(method.parameters())
+    optimizer = make_optimizer([student.user_emb, student.item_emb] + extra_params, cfg.lr, cfg.reg)
+    draw = torch_draw(generator)
+    selection = PerCutoffSelection(cfg.early_stop)
+    best_state, best_ranks, times = None, None, []
+    n = len(data.users)
+    epochs = tqdm(range(cfg.max_epoch), desc=method.name, unit="epoch", disable=None, leave=False)
+    for epoch in epochs:
+        synchronize(device)
+        t0 = time.perf_counter()
+        schedule = method.start_epoch(epoch)
+        negatives = sample_negatives(data.users, data.n_items, data.train_set, draw)
+        order = torch.randperm(n, generator=generator, device=device)
+        synchronize(device)
+        t1 = time.perf_counter()
+        totals = {}
+        for start in range(0, n, cfg.batch_size):
+            index = order[start:start + cfg.batch_size]
+            batch = Batch(data.users[index], data.pos[index], negatives[index], student, grads)
+            terms = {"BPR": bpr_loss(batch.user_rows(batch.users), batch.item_rows(batch.pos),
+                                     batch.item_rows(batch.neg))}
+            terms.update(method.loss(batch))
+            loss = sum(terms.values())
+            for p in extra_params:
+                p.grad = None
+            loss.backward()
+            grads.accumulate()
+            optimizer.step()
+            grads.clear()
+            for name, value in terms.items():
+                totals[name] = totals.get(name, 0.0) + value.detach()
+        n_batches = -(-n // cfg.batch_size)
+        losses = {name: float(value) / n_batches for name, value in totals.items()}
+        synchronize(device)
+        t2 = time.perf_counter()
+        record = {"epoch": epoch, "loss": sum(losses.values()), "losses": losses}
+        if epoch >= cfg.es_epoch:
+            student.eval()
+            results, ranks = evaluator.evaluate(student)
+            student.train()
+            improved = selection.update(epoch, results)
+            if improved:
+                best_state = copy.deepcopy(student.state_dict())
+                best_ranks = {k: v.cpu().numpy() for k, v in ranks.items()}
+            record.update(results)
+            record["improved"] = improved
+        synchronize(device)
+        t3 = time.perf_counter()
+        record.update(sample_s=t1 - t0, train_s=t2 - t1, eval_s=t3 - t2)
+        if schedule:
+            record["schedule"] = schedule
+        times.append(t3 - t0)
+        logger.epoch(record, cfg.max_epoch)
+        epochs.set_postfix(loss=f"{record['loss']:.2f}",
+                           valid_H5=f"{record.get('valid', {}).get('H@5', float('nan')):.4f}")
+        if epoch >= cfg.es_epoch and selection.should_stop:
+            break
+    if best_state is None:   # never evaluated (es_epoch beyond max_epoch): keep the last state
+        best_state = copy.deepcopy(student.state_dict())
+    final = {"checkpoint_epoch": selection.last_improved_epoch,
+             "best_epoch": {str(k): v for k, v in selection.best_epoch.items()},
+             "epochs_run": len(times), "mean_epoch_s": float(np.mean(times)) if times else 0.0,
+             "total_s": float(np.sum(times))}
+    final.update(selection.selected())
+    return TrainResult(best_state, final, best_ranks or {})
