@@ -30,12 +30,14 @@ def add_teacher_flags(parser):
                         "seed), or a checkpoint file")
     g.add_argument("--teacher_dim", type=int, default=TEACHER_DEFAULTS["dim"])
     g.add_argument("--teacher_seed", type=int, default=TEACHER_DEFAULTS["seed"])
+    g.add_argument("--teacher_lr", type=float, default=TEACHER_DEFAULTS["lr"])
+    g.add_argument("--teacher_reg", type=float, default=TEACHER_DEFAULTS["reg"])
     g.add_argument("--percent", type=float, default=0.1, help="student dim = int(teacher_dim * percent)")
 
 
 def teacher_key(ctx):
     a = ctx.args
-    return model_key(ctx, a.teacher_dim, TEACHER_DEFAULTS["lr"], TEACHER_DEFAULTS["reg"], a.teacher_seed)
+    return model_key(ctx, a.teacher_dim, a.teacher_lr, a.teacher_reg, a.teacher_seed)
 
 
 def load_or_train_teacher(ctx):

@@ -27,13 +27,15 @@ class Batch:
     grads: RowGradients
 
     def user_rows(self, index):
-        """index [k] -> student user embeddings [k, d] (gradient flows)."""
-        return self.grads.rows(self.student.user_emb, index)
+        """index [...] -> student user embeddings [..., d] (gradient flows)."""
+        return self._rows(self.student.user_emb, index)
 
     def item_rows(self, index):
-        """index [k] (or [..]) -> student item embeddings [.., d] (gradient flows)."""
-        flat = self.grads.rows(self.student.item_emb, index.reshape(-1))
-        return flat.reshape(*index.shape, -1)
+        """index [...] -> student item embeddings [..., d] (gradient flows)."""
+        return self._rows(self.student.item_emb, index)
+
+    def _rows(self, table, index):
+        return self.grads.rows(table, index.reshape(-1)).reshape(*index.shape, table.shape[1])
 
 
 @dataclass

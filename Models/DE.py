@@ -1,0 +1,162 @@
+"""Distillation Experts (DE), Kang et al., CIKM'20, section 3 of REFERENCE.md.
+
+For users and, separately, items: M experts reconstruct the frozen teacher embedding t [d_t] from
+the student embedding s [d_s]; a selection network on t picks experts by soft Gumbel-softmax:
+
+    alpha = softmax(W t + b),   w = softmax((log(alpha + 1e-10) + g) / tau),  g ~ Gumbel(0, 1)
+    t_hat = SUM_m w_m * Expert_m(s),   Expert_m(s) = W2_m relu(W1_m s + b1_m) + b2_m
+    l(E)  = SUM_{e in E} || t_e - t_hat_e ||^2
+    L_DE  = l(batch users) + 0.5 * (l(batch positive items) + l(batch negative items))   (unique each)
+
+All M experts run as batched matrix products. When the selection is nearly one-hot (late in the
+temperature schedule) the (entity, expert) pairs whose weight is below ``skip_ratio`` times the
+entity's largest weight are skipped: their contribution is below float32 resolution of t_hat.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from Models.method import Method
+
+DEFAULT_SKIP_RATIO = 2.0 ** -30   # 64x below float32 resolution (2^-24) of the selected expert's output
+TILE = 64                         # rows per tile of the sparse (grouped) expert products
+
+
+def hidden_size(d_s, d_t):
+    """h = (d_t + d_s) // 2, or d_s // 2 when student and teacher dims are equal."""
+    return d_s // 2 if d_s == d_t else (d_t + d_s) // 2
+
+
+def temperature(epoch, tau_0=1.0, end_T=1e-10, max_epoch=1000):
+    """Temperature of the epoch: tau_0 at epoch 0, then max(tau_0 (end_T/tau_0)^((epoch-1)/max_epoch), end_T)."""
+    if epoch == 0:
+        return tau_0
+    return max(tau_0 * (end_T / tau_0) ** ((epoch - 1) / max_epoch), end_T)
+
+
+def gumbel_like(x, generator):
+    """Gumbel(0, 1) noise shaped like x, drawn on x's device."""
+    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return -torch.log(-torch.log(u + 1e-20) + 1e-20)
+
+
+class ExpertBank(nn.Module):
+    """M two-layer experts d_s -> h -> d_t stored as stacked weights.
+
+    W1 [M, d_s, h], b1 [M, h], W2 [M, h, d_t], b2 [M, d_t]; initialised like nn.Linear
+    (uniform in +-1/sqrt(fan_in)).
+    """
+
+    def __init__(self, num_experts, d_s, d_t):
+        super().__init__()
+        h = hidden_size(d_s, d_t)
+        self.num_experts, self.d_s, self.h, self.d_t = num_experts, d_s, h, d_t
+        bound1, bound2 = 1 / math.sqrt(d_s), 1 / math.sqrt(h)
+        self.W1 = nn.Parameter(torch.empty(num_experts, d_s, h).uniform_(-bound1, bound1))
+        self.b1 = nn.Parameter(torch.empty(num_experts, h).uniform_(-bound1, bound1))
+        self.W2 = nn.Parameter(torch.empty(num_experts, h, d_t).uniform_(-bound2, bound2))
+        self.b2 = nn.Parameter(torch.empty(num_experts, d_t).uniform_(-bound2, bound2))
+
+    def mixture_dense(self, s, w):
+        """All pairs. s [n, d_s], w [n, M] -> t_hat [n, d_t], as two matrix products:
+        H = relu(s W1_all + b1) [n, M*h];  t_hat = (w (x) H) W2_stacked + w b2."""
+        n, M = w.shape
+        hidden = F.relu(s @ self.W1.permute(1, 0, 2).reshape(self.d_s, M * self.h) + self.b1.reshape(-1))
+        weighted = (hidden.view(n, M, self.h) * w.unsqueeze(2)).reshape(n, M * self.h)
+        return weighted @ self.W2.reshape(M * self.h, self.d_t) + w @ self.b2
+
+    def mixture_sparse(self, s, w, active):
+        """Only the pairs in ``active`` ([n, M] bool): pairs grouped by expert into tiles of TILE
+        rows, each tile one batched product with its expert's weights. -> t_hat [n, d_t]."""
+        n, M = w.shape
+        entity, expert = active.T.nonzero(as_tuple=True)[::-1]       # pairs sorted by expert
+        counts = torch.bincount(expert, minlength=M)
+        tiles_per_expert = (counts + TILE - 1) // TILE
+        tile_expert = torch.repeat_interleave(torch.arange(M, device=w.device), tiles_per_expert)
+        first_tile = torch.cumsum(tiles_per_expert, 0) - tiles_per_expert
+        first_pair = torch.cumsum(counts, 0) - counts
+        rank = torch.arange(len(expert), device=w.device) - first_pair[expert]
+        slot = (first_tile[expert] + rank // TILE) * TILE + rank % TILE  # position in the tiled layout
+        n_slots = len(tile_expert) * TILE
+        x = s.new_zeros(n_slots, self.d_s).index_copy(0, slot, s[entity])
+        weight = w.new_zeros(n_slots).index_copy(0, slot, w[entity, expert])
+        x = x.view(-1, TILE, self.d_s)
+        hidden = F.relu(torch.bmm(x, self.W1[tile_expert]) + self.b1[tile_expert].unsqueeze(1))
+        hidden = hidden * weight.view(-1, TILE, 1)
+        out = torch.bmm(hidden, self.W2[tile_expert]).reshape(n_slots, self.d_t)
+        t_hat = (w * active) @ self.b2
+        return t_hat.index_add(0, entity, out[slot])
+
+
+class DistillationExperts(nn.Module):
+    """Selection network + experts for one entity type (users or items)."""
+
+    def __init__(self, num_experts, d_s, d_t, selection="gumbel", skip_ratio=DEFAULT_SKIP_RATIO):
+        super().__init__()
+        self.selector = nn.Linear(d_t, num_experts)
+        self.experts = ExpertBank(num_experts, d_s, d_t)
+        self.selection, self.skip_ratio = selection, skip_ratio
+
+    def weights(self, t, tau, noise=None):
+        """t [n, d_t] -> selection weights w [n, M]. noise: Gumbel noise [n, M] (gumbel selection)."""
+        alpha = F.softmax(self.selector(t), dim=1)
+        if self.selection == "attention":
+            return alpha
+        return F.softmax((torch.log(alpha + 1e-10) + noise) / tau, dim=1)
+
+    def reconstruct(self, s, w):
+        """s [n, d_s], w [n, M] -> t_hat [n, d_t]; skips negligible pairs when that saves work."""
+        if self.skip_ratio > 0:
+            active = w >= self.skip_ratio * w.max(dim=1, keepdim=True).values
+            if active.sum() * 2 < active.numel():
+                return self.experts.mixture_sparse(s, w, active)
+        return self.experts.mixture_dense(s, w)
+
+    def loss(self, s, t, tau, noise=None):
+        """l(E) = SUM_e ||t_e - t_hat_e||^2 for s [n, d_s], t [n, d_t] -> scalar."""
+        t_hat = self.reconstruct(s, self.weights(t, tau, noise))
+        return ((t - t_hat) ** 2).sum()
+
+
+class DE(Method):
+    """The DE term lambda_DE * L_DE for the training loop (REFERENCE section 3)."""
+    name = "DE"
+
+    def __init__(self, teacher, d_s, generator, lmbda=0.01, num_experts=30, tau_0=1.0, end_T=1e-10,
+                 max_epoch=1000, selection="gumbel", skip_ratio=DEFAULT_SKIP_RATIO):
+        d_t = teacher.dim
+        self.teacher, self.generator, self.lmbda = teacher, generator, lmbda
+        self.tau_0, self.end_T, self.max_epoch = tau_0, end_T, max_epoch
+        device = teacher.user_emb.device
+        self.user_de = DistillationExperts(num_experts, d_s, d_t, selection, skip_ratio).to(device)
+        self.item_de = DistillationExperts(num_experts, d_s, d_t, selection, skip_ratio).to(device)
+        self.tau = tau_0
+
+    def parameters(self):
+        return list(self.user_de.parameters()) + list(self.item_de.parameters())
+
+    def start_epoch(self, epoch):
+        self.tau = temperature(epoch, self.tau_0, self.end_T, self.max_epoch)
+        return {"T": self.tau}
+
+    def _term(self, module, rows, teacher_table, index):
+        t = teacher_table[index]
+        noise = gumbel_like(t.new_empty(len(index), module.experts.num_experts), self.generator)
+        return module.loss(rows(index), t, self.tau, noise)
+
+    def loss(self, batch):
+        users, pos, neg = (torch.unique(x) for x in (batch.users, batch.pos, batch.neg))
+        loss = self._term(self.user_de, batch.user_rows, self.teacher.user_emb, users) + 0.5 * (
+            self._term(self.item_de, batch.item_rows, self.teacher.item_emb, pos)
+            + self._term(self.item_de, batch.item_rows, self.teacher.item_emb, neg))
+        return {"DE": self.lmbda * loss}
+
+    def describe(self):
+        e, s = self.user_de.experts, self.user_de.selector
+        n_sel = 2 * sum(p.numel() for p in s.parameters())
+        n_exp = 2 * sum(p.numel() for p in e.parameters())
+        return [f"Teacher Dim:: {e.d_t} Student Dim:: {e.d_s}",
+                f"Expert dims:: [{e.d_s}, {e.h}, {e.d_t}] x {e.num_experts} experts, selection {self.user_de.selection}",
+                f"Num. gate parameter:: {n_sel}  Num. expert parameter:: {n_exp}"]

@@ -1,0 +1,153 @@
+"""Relaxed Ranking Distillation (RRD), Kang et al., CIKM'20; REFERENCE sections 4 and 5.
+
+For user u with teacher ranking list R_u (top unobserved items, teacher order):
+  interesting items   a_1..a_K: student scores of K positions of R_u drawn without replacement with
+                      weights exp(-p / T), kept in teacher order;
+  uninteresting items b_1..b_L: student scores of L items drawn uniformly outside train(u) and R_u;
+  l(u) = - SUM_k [ a_k - log( SUM_{m>=k} exp(a_m) + SUM_l exp(b_l) ) ]
+a Plackett-Luce likelihood of the teacher's order in which every normaliser also holds the
+uninteresting items. The unsampled variant (the authors' WWW'23 finding) takes the list's first K
+items and puts all remaining unobserved items into each normaliser. IR-RRD mirrors the loss on the
+item side (per item, its teacher-ranked users).
+"""
+import torch
+
+from Models.method import Method
+from Utils.sampling import PairSet, sample_distinct_excluding, torch_draw
+
+
+def relaxed_ranking_loss(interesting, log_rest):
+    """l = - SUM_k [ a_k - logsumexp( a_k..a_K, log_rest ) ] per row, computed in log space.
+
+    interesting [n, K] (teacher order), log_rest [n] = log of the mass added to every normaliser
+    -> [n] losses.
+    """
+    suffix = torch.logcumsumexp(interesting.flip(1), dim=1).flip(1)          # log SUM_{m>=k} exp(a_m)
+    return -(interesting - torch.logaddexp(suffix, log_rest.unsqueeze(1))).sum(1)
+
+
+def sampled_rrd_loss(interesting, uninteresting):
+    """RRD with sampled uninteresting items: interesting [n, K], uninteresting [n, L] -> [n]."""
+    return relaxed_ranking_loss(interesting, torch.logsumexp(uninteresting, dim=1))
+
+
+def sample_positions(n_rows, k, length, temperature, generator):
+    """k distinct list positions per row, without replacement with weight exp(-p / T) for p = 1..length,
+    sorted ascending (teacher order). Gumbel-top-k: the top k of (-p / T + Gumbel) is a draw without
+    replacement proportional to the weights. -> [n_rows, k] int64 (0-based positions)."""
+    device = generator.device
+    logits = -torch.arange(1, length + 1, device=device, dtype=torch.float32) / temperature
+    u = torch.rand((n_rows, length), generator=generator, device=device)
+    gumbel = -torch.log(-torch.log(u + 1e-20) + 1e-20)
+    return torch.topk(logits + gumbel, k, dim=1).indices.sort(dim=1).values
+
+
+class RankingSampler:
+    """Per-epoch interesting / uninteresting sampling for one side, vectorised over all rows.
+
+    lists [n_rows, length]: teacher ranking lists; train_rows/train_cols: observed pairs of that side.
+    """
+
+    def __init__(self, lists, train_rows, train_cols, n_cols, K, L, T, generator):
+        self.lists, self.K, self.L, self.T, self.generator = lists, K, L, T, generator
+        n_rows, length = lists.shape
+        rows = torch.arange(n_rows, device=lists.device)
+        self.excluded = PairSet(torch.cat([train_rows, rows.repeat_interleave(length)]),
+                                torch.cat([train_cols, lists.reshape(-1)]), n_cols)
+        self.n_cols, self.rows = n_cols, rows
+        self.interesting = self.uninteresting = None
+
+    def resample(self):
+        positions = sample_positions(len(self.rows), self.K, self.lists.shape[1], self.T, self.generator)
+        self.interesting = torch.gather(self.lists, 1, positions)
+        self.uninteresting = sample_distinct_excluding(self.rows, self.L, self.n_cols, self.excluded,
+                                                       torch_draw(self.generator))
+
+
+def _row_scores(row_emb, col_emb):
+    """row_emb [n, d], col_emb [n, k, d] -> [n, k]."""
+    return (col_emb * row_emb.unsqueeze(1)).sum(2)
+
+
+def check_enough_unobserved(n_observed, n_cols, needed, what):
+    short = int(n_observed.max()) if len(n_observed) else 0
+    if n_cols - short < needed:
+        from Utils.errors import InputError
+        raise InputError(f"{what}: a row has only {n_cols - short} unobserved candidates, "
+                         f"fewer than the {needed} needed (list length + L)")
+
+
+class URRD(Method):
+    """User-side RRD term lambda * SUM_{unique batch users} l(u) (the original's 'URRD')."""
+    name = "URRD"
+
+    def __init__(self, lists, split, generator, lmbda=1e-3, K=40, L=40, T=10.0, sampling="paper"):
+        device = lists.device
+        self.lists, self.lmbda, self.K, self.sampling = lists, lmbda, K, sampling
+        self.n_items = split.n_items
+        train_users = torch.from_numpy(split.train_users).to(device)
+        train_items = torch.from_numpy(split.train_items).to(device)
+        check_enough_unobserved(torch.bincount(train_users), split.n_items, lists.shape[1] + L, "URRD")
+        if sampling == "paper":
+            self.sampler = RankingSampler(lists, train_users, train_items, split.n_items, K, L, T, generator)
+        else:
+            self.name = "URRD-unsampled"
+            self.train_ptr = torch.searchsorted(train_users, torch.arange(split.n_users + 1, device=device))
+            self.train_items = train_items
+
+    def start_epoch(self, epoch):
+        if self.sampling == "paper":
+            self.sampler.resample()
+        return {}
+
+    def loss(self, batch):
+        users = torch.unique(batch.users)
+        user_rows = batch.user_rows(users)
+        if self.sampling == "paper":
+            a = _row_scores(user_rows, batch.item_rows(self.sampler.interesting[users]))
+            b = _row_scores(user_rows, batch.item_rows(self.sampler.uninteresting[users]))
+            return {"URRD": self.lmbda * sampled_rrd_loss(a, b).sum()}
+        listed = self.lists[users, :self.K]
+        all_scores = user_rows @ batch.item_rows(torch.arange(self.n_items, device=users.device)).T
+        a = torch.gather(all_scores, 1, listed)
+        return {"URRD": self.lmbda * relaxed_ranking_loss(a, self._log_rest(all_scores, users)).sum()}
+
+    def _log_rest(self, all_scores, users):
+        """log SUM over items outside train(u) and the whole list of exp(s_uj). all_scores [n, n_items]."""
+        masked = all_scores.clone()
+        rows = torch.arange(len(users), device=users.device)
+        lo, hi = self.train_ptr[users], self.train_ptr[users + 1]
+        lengths = hi - lo
+        owner = torch.repeat_interleave(rows, lengths)
+        offsets = torch.arange(len(owner), device=users.device) - \
+            torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        masked[owner, self.train_items[lo[owner] + offsets]] = -torch.inf
+        masked.scatter_(1, self.lists[users], -torch.inf)
+        return torch.logsumexp(masked, dim=1)
+
+
+class IRRRD(Method):
+    """Item-side RRD (IR-RRD): per item, its teacher-ranked users; applied to the unique items among
+    the batch users' interesting and uninteresting items (REFERENCE section 5)."""
+    name = "IR"
+
+    def __init__(self, item_lists, split, generator, user_side, lmbda=5e-4, K=20, L=20, T=10.0):
+        device = item_lists.device
+        self.lmbda, self.user_side = lmbda, user_side
+        train_users = torch.from_numpy(split.train_users).to(device)
+        train_items = torch.from_numpy(split.train_items).to(device)
+        check_enough_unobserved(torch.bincount(train_items), split.n_users, item_lists.shape[1] + L, "IR-RRD")
+        self.sampler = RankingSampler(item_lists, train_items, train_users, split.n_users, K, L, T, generator)
+
+    def start_epoch(self, epoch):
+        self.sampler.resample()
+        return {}
+
+    def loss(self, batch):
+        users = torch.unique(batch.users)
+        side = self.user_side.sampler
+        items = torch.unique(torch.cat([side.interesting[users].reshape(-1), side.uninteresting[users].reshape(-1)]))
+        item_rows = batch.item_rows(items)
+        a = _row_scores(item_rows, batch.user_rows(self.sampler.interesting[items]))
+        b = _row_scores(item_rows, batch.user_rows(self.sampler.uninteresting[items]))
+        return {"IR": self.lmbda * sampled_rrd_loss(a, b).sum()}

@@ -1,0 +1,102 @@
+"""Flags and builders of the distillation methods, shared by main_DE.py, main_URRD.py and main_DERRD.py."""
+import os
+
+from Models.DE import DE, DEFAULT_SKIP_RATIO
+from Models.method import Combined
+from Models.RRD import IRRRD, URRD
+from Utils.config import common_parser, with_suffixes
+from Utils.errors import InputError
+from Utils.experiment import new_student, run, setup, split_key
+from Utils.ranking_lists import load_or_compute_lists
+from Utils.teacher import add_teacher_flags, load_or_train_teacher, teacher_key
+
+BEST_UNSAMPLED_K = 40   # default U_K of --sampling none (README: K sweep)
+
+
+def add_de_flags(parser):
+    g = parser.add_argument_group("Distillation Experts")
+    g.add_argument("--lmbda_DE", type=float, default=0.01)
+    g.add_argument("--num_expert", type=int, default=30)
+    g.add_argument("--end_T", type=float, default=1e-10, help="final Gumbel-softmax temperature")
+    g.add_argument("--anneal_size", type=float, default=1e10,
+                   help="kept for compatibility with the original command line; the schedule is "
+                        "tau = max((end_T)^((epoch-1)/max_epoch), end_T)")
+    g.add_argument("--selection", choices=["gumbel", "attention"], default="gumbel",
+                   help="gumbel (paper) or attention (softmax weights, no noise or temperature)")
+    g.add_argument("--skip_ratio", type=float, default=DEFAULT_SKIP_RATIO,
+                   help="skip (entity, expert) pairs whose weight is below this times the entity's "
+                        "largest weight (below float32 resolution); 0 computes every pair")
+
+
+def add_rrd_flags(parser):
+    g = parser.add_argument_group("Relaxed Ranking Distillation")
+    g.add_argument("--URRD_lmbda", type=float, default=1e-3)
+    g.add_argument("--U_K", type=int, default=None,
+                   help=f"interesting items per user (40 with --sampling paper, {BEST_UNSAMPLED_K} with none)")
+    g.add_argument("--U_L", type=int, default=40, help="uninteresting items per user")
+    g.add_argument("--U_T", type=float, default=10.0, help="temperature of the position weights exp(-p/T)")
+    g.add_argument("--list_len", type=int, default=500, help="length of the teacher's ranking lists")
+    g.add_argument("--sampling", choices=["paper", "none"], default="paper",
+                   help="paper: sampled interesting/uninteresting items; none: the list's top K, "
+                        "all other unobserved items in each normaliser (WWW'23)")
+    g.add_argument("--IR_reg_lmbda", type=float, default=0.0, help="item-side RRD weight (5e-4 = IR-RRD)")
+    g.add_argument("--I_K", type=int, default=20)
+    g.add_argument("--I_L", type=int, default=20)
+    g.add_argument("--I_T", type=float, default=10.0)
+
+
+def build_de(ctx, teacher, d_s):
+    a = ctx.args
+    if a.num_expert < 1:
+        raise InputError(f"--num_expert must be at least 1, got {a.num_expert}")
+    if not 0 < a.end_T <= 1:
+        raise InputError(f"--end_T must be in (0, 1], got {a.end_T}")
+    return DE(teacher, d_s, ctx.generator, a.lmbda_DE, a.num_expert, 1.0, a.end_T, a.max_epoch,
+              a.selection, a.skip_ratio)
+
+
+def build_rrd(ctx, teacher, teacher_path):
+    a = ctx.args
+    if a.U_K is None:
+        a.U_K = 40 if a.sampling == "paper" else BEST_UNSAMPLED_K
+    for flag in ("U_K", "U_L", "list_len", "I_K", "I_L"):
+        if getattr(a, flag) < 1:
+            raise InputError(f"--{flag} must be at least 1, got {getattr(a, flag)}")
+    if a.U_K > a.list_len or a.I_K > a.list_len:
+        raise InputError(f"--U_K and --I_K must not exceed --list_len ({a.list_len})")
+    if a.IR_reg_lmbda and a.sampling != "paper":
+        raise InputError("--IR_reg_lmbda needs --sampling paper (it uses the sampled user-side items)")
+    key = teacher_key(ctx)
+    lists = load_or_compute_lists(teacher, key, teacher_path, ctx.split, "user", a.list_len, ctx.device)
+    urrd = URRD(lists, ctx.split, ctx.generator, a.URRD_lmbda, a.U_K, a.U_L, a.U_T, a.sampling)
+    if not a.IR_reg_lmbda:
+        return urrd
+    item_lists = load_or_compute_lists(teacher, key, teacher_path, ctx.split, "item", a.list_len, ctx.device)
+    return Combined([urrd, IRRRD(item_lists, ctx.split, ctx.generator, urrd, a.IR_reg_lmbda, a.I_K, a.I_L, a.I_T)])
+
+
+def rrd_run_name(a, prefix=""):
+    if a.IR_reg_lmbda:
+        return prefix + "IR_RRD"
+    return prefix + ("URRD" if a.sampling == "paper" else f"URRD_unsampled_K{a.U_K}")
+
+
+def distill_main(doc, add_flags, build_method, default_name, kind, argv=None):
+    """Parse common + teacher + method flags, load (or train) the teacher, train the student."""
+    parser = common_parser(doc.strip().splitlines()[0], dim=20)
+    add_teacher_flags(parser)
+    for add in add_flags:
+        add(parser)
+    args = parser.parse_args(argv)
+    if not 0 < args.percent <= 1:
+        raise InputError(f"--percent must be in (0, 1], got {args.percent}")
+    args.dim = max(1, int(args.teacher_dim * args.percent))
+    ctx = setup(args)
+    teacher, teacher_path = load_or_train_teacher(ctx)
+    method = build_method(ctx, teacher, teacher_path)
+    name = args.run_name or with_suffixes(default_name(args), args)
+    header = [f"Student Dim:: {args.dim}  Teacher:: {teacher_path}"] + method.describe()
+    key = dict(split_key(ctx), model="BPR", dim=args.dim, method=method.name, seed=args.seed)
+    path = os.path.join(args.save_path, args.dataset, f"{name}.student.pt")   # the student alone
+    return run(ctx, new_student(ctx, args.dim), method, name, kind, header=header,
+               checkpoint_path=path, checkpoint_key=key)

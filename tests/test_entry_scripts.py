@@ -1,0 +1,125 @@
+"""The entry scripts end to end on the planted dataset, and their handling of bad input."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import main_DE
+import main_DERRD
+import main_teacher
+import main_URRD
+from planted import TINY_TRAINING, write_planted
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEACHER = ["--teacher_dim", "16", "--percent", "0.5", "--teacher_lr", "0.02"]
+RRD = ["--list_len", "4", "--U_K", "2", "--U_L", "10", "--I_K", "2", "--I_L", "10"]
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("planted"))
+    write_planted(root)
+    common = ["--data_path", root, "--dataset", "planted", "--log_path", os.path.join(root, "logs"),
+              "--save_path", os.path.join(root, "saved")] + TINY_TRAINING
+    teacher = main_teacher.main(common + ["--dim", "16"])
+    return root, common, teacher
+
+
+def with_teacher(root, args):
+    """Distillation flags: the planted teacher (dim 16, lr 0.02) and a student of dim 8."""
+    return args + TEACHER + ["--teacher_path", os.path.join(root, "saved")]
+
+
+def share_ranked_first(result):
+    ranks = result.best_ranks["test"]
+    return float(np.mean(ranks[ranks > 0] == 1))
+
+
+CASES = {
+    "student": (main_teacher, ["--dim", "8"]),
+    "DE": (main_DE, ["--max_epoch", "25"]),
+    "DE_attention": (main_DE, ["--max_epoch", "25", "--selection", "attention", "--run_name", "DE_att"]),
+    "URRD": (main_URRD, RRD),
+    "URRD_unsampled": (main_URRD, RRD + ["--sampling", "none"]),
+    "IR_RRD": (main_URRD, RRD + ["--IR_reg_lmbda", "5e-4"]),
+    "DERRD": (main_DERRD, RRD + ["--max_epoch", "25"]),
+}
+
+
+def test_teacher_ranks_withheld_items_first(planted):
+    assert share_ranked_first(planted[2]) == 1.0
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_method_ranks_withheld_items_first(planted, case):
+    root, common, _ = planted
+    module, extra = CASES[case]
+    result = module.main(common + (extra if module is main_teacher else with_teacher(root, extra)))
+    assert share_ranked_first(result) >= 0.95
+    assert result.final["test"]["H@5"] >= 0.95
+
+
+def test_logs_have_the_promised_shape(planted):
+    root, common, _ = planted
+    main_teacher.main(common + ["--dim", "8", "--run_name", "shape", "--max_epoch", "3", "--eval", "both"])
+    folder = os.path.join(root, "logs", "planted")
+    lines = [json.loads(x) for x in open(os.path.join(folder, "shape.jsonl"))]
+    keys = ["H@5", "N@5", "M@5", "H@10", "N@10", "M@10", "H@20", "N@20", "M@20"]
+    assert [r["epoch"] for r in lines[:-1]] == [0, 1, 2]
+    for r in lines[:-1]:
+        assert sorted(r["valid"]) == sorted(keys) and sorted(r["test"]) == sorted(keys)
+        assert {"loss", "sample_s", "train_s", "eval_s", "valid_full", "test_full"} <= set(r)
+    final = lines[-1]["final"]
+    assert sorted(final["valid"]) == sorted(keys) and sorted(final["test"]) == sorted(keys)
+    assert final["config"]["dim"] == 8 and set(final["best_epoch"]) == {"5", "10", "20"}
+    human = open(os.path.join(folder, "shape.log")).read()
+    assert "Epoch [0/3], Train Loss:" in human and "valid H@5:" in human and "BEST EPOCH::" in human
+    assert not [f for f in os.listdir(folder) if f.endswith(".part")]
+    ranks = np.load(os.path.join(folder, "shape.ranks.npz"))
+    assert ranks["test"].shape == (60,) and ranks["test_full"].min() >= 1
+
+
+def test_saved_student_holds_no_teacher_weights(planted):
+    root, common, _ = planted
+    main_DE.main(with_teacher(root, common + ["--max_epoch", "2", "--run_name", "DE_small"]))
+    stored = torch.load(os.path.join(root, "saved", "planted", "DE_small.student.pt"), weights_only=False)
+    assert set(stored["state"]) == {"user_emb", "item_emb"}
+    assert stored["state"]["user_emb"].shape == (60, 8)
+
+
+def run_script(*args):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "nope"], "unknown dataset 'nope'"),
+    (["--batch_size", "0"], "--batch_size must be at least 1"),
+    (["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "tpu"], "--device"),
+])
+def test_bad_flags_give_one_clear_line(args, message, tmp_path):
+    out = run_script("main_teacher.py", "--log_path", str(tmp_path), "--save_path", str(tmp_path), *args)
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert not os.listdir(tmp_path)
+
+
+def test_malformed_file_names_file_and_line(tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "users.dat").write_text("2 1 2\n3 1 2\n")
+    out = run_script("main_teacher.py", "--data_path", str(tmp_path), "--dataset", "bad",
+                     "--log_path", str(tmp_path / "logs"))
+    assert out.returncode == 2 and "users.dat, line 2: count 3 but 2 items follow" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "logs").exists()
+
+
+def test_mismatched_teacher_is_refused(planted, tmp_path):
+    root, common, _ = planted
+    other = os.path.join(root, "saved", "planted")
+    teacher_file = [f for f in os.listdir(other) if f.startswith("BPR_dim16_") and f.endswith(".pt")][0]
+    out = run_script("main_DE.py", *common, "--teacher_path", os.path.join(other, teacher_file),
+                     "--teacher_dim", "32", "--percent", "0.25", "--teacher_lr", "0.02", "--max_epoch", "1")
+    assert out.returncode == 2 and "does not match this run" in out.stderr and "dim" in out.stderr
