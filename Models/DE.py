@@ -98,6 +98,7 @@ class DistillationExperts(nn.Module):
         self.selector = nn.Linear(d_t, num_experts)
         self.experts = ExpertBank(num_experts, d_s, d_t)
         self.selection, self.skip_ratio = selection, skip_ratio
+        self.pairs_computed = self.pairs_total = 0
 
     def weights(self, t, tau, noise=None):
         """t [n, d_t] -> selection weights w [n, M]. noise: Gumbel noise [n, M] (gumbel selection)."""
@@ -108,10 +109,14 @@ class DistillationExperts(nn.Module):
 
     def reconstruct(self, s, w):
         """s [n, d_s], w [n, M] -> t_hat [n, d_t]; skips negligible pairs when that saves work."""
+        self.pairs_total += w.numel()
         if self.skip_ratio > 0:
             active = w >= self.skip_ratio * w.max(dim=1, keepdim=True).values
-            if active.sum() * 2 < active.numel():
+            n_active = int(active.sum())
+            if n_active * 2 < active.numel():
+                self.pairs_computed += n_active
                 return self.experts.mixture_sparse(s, w, active)
+        self.pairs_computed += w.numel()
         return self.experts.mixture_dense(s, w)
 
     def loss(self, s, t, tau, noise=None):
@@ -140,6 +145,14 @@ class DE(Method):
     def start_epoch(self, epoch):
         self.tau = temperature(epoch, self.tau_0, self.end_T, self.max_epoch)
         return {"T": self.tau}
+
+    def end_epoch(self):
+        """The share of (entity, expert) pairs computed this epoch (the rest were negligible)."""
+        modules = (self.user_de, self.item_de)
+        computed, total = (sum(getattr(m, k) for m in modules) for k in ("pairs_computed", "pairs_total"))
+        for m in modules:
+            m.pairs_computed = m.pairs_total = 0
+        return {"pairs_computed": computed / max(total, 1)}
 
     def _term(self, module, rows, teacher_table, index):
         t = teacher_table[index]

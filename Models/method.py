@@ -22,6 +22,10 @@ class Method:
         """batch: Utils.trainer.Batch -> {term name: weighted scalar tensor}."""
         return {}
 
+    def end_epoch(self):
+        """Called after each epoch's training; returns statistics to log."""
+        return {}
+
     def describe(self):
         """Lines for the head of the human log (parameter counts, settings)."""
         return []
@@ -48,6 +52,12 @@ class Combined(Method):
         for m in self.methods:
             terms.update(m.loss(batch))
         return terms
+
+    def end_epoch(self):
+        stats = {}
+        for m in self.methods:
+            stats.update(m.end_epoch())
+        return stats
 
     def describe(self):
         return [line for m in self.methods for line in m.describe()]

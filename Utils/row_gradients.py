@@ -3,11 +3,14 @@
 Autograd through ``table[index]`` builds a fresh dense [n, d] gradient every batch. Here a batch
 takes rows as leaf tensors, autograd fills their ``.grad`` ([len(index), d]), and those are added
 into a persistent dense ``table.grad`` (duplicates accumulate, as with autograd). After the
-optimiser step only the touched rows are zeroed again. The optimiser still sees a dense gradient
-(zero outside the batch), so Adam with coupled weight decay updates every row exactly as the
-original's dense ``nn.Embedding`` did.
+optimiser step the touched rows are zeroed again (the whole buffer when that is cheaper). The
+optimiser still sees a dense gradient (zero outside the batch), so Adam with coupled weight decay
+updates every row exactly as the original's dense ``nn.Embedding`` did.
 """
 import torch
+import torch.nn.functional as F
+
+DENSE_ZERO_FRACTION = 0.125   # zero the whole gradient when more rows than this share were touched
 
 
 class RowGradients:
@@ -19,7 +22,7 @@ class RowGradients:
 
     def rows(self, table, index):
         """table [n, d], index [B] -> leaf rows [B, d] whose gradient flows back into ``table.grad``."""
-        rows = table.detach()[index].requires_grad_()
+        rows = F.embedding(index, table.detach()).requires_grad_()
         self._taken.append((table, index, rows))
         return rows
 
@@ -31,6 +34,13 @@ class RowGradients:
 
     def clear(self):
         """After the optimiser step: zero the touched rows, forget the blocks."""
+        touched = {}
         for table, index, _ in self._taken:
-            table.grad.index_fill_(0, index, 0.0)
+            touched.setdefault(id(table), (table, []))[1].append(index)
+        for table, indices in touched.values():
+            if sum(len(i) for i in indices) > DENSE_ZERO_FRACTION * len(table):
+                table.grad.zero_()
+            else:
+                for index in indices:
+                    table.grad.index_fill_(0, index, 0.0)
         self._taken.clear()

@@ -111,6 +111,7 @@ def train(student, method, split, evaluator, cfg, logger, generator):
         synchronize(device)
         t2 = time.perf_counter()
         record = {"epoch": epoch, "loss": sum(losses.values()), "losses": losses}
+        schedule.update(method.end_epoch())
         if epoch >= cfg.es_epoch:
             student.eval()
             results, ranks = evaluator.evaluate(student)
