@@ -108,22 +108,63 @@ class URRD(Method):
             b = _row_scores(user_rows, batch.item_rows(self.sampler.uninteresting[users]))
             return {"URRD": self.lmbda * sampled_rrd_loss(a, b).sum()}
         listed = self.lists[users, :self.K]
-        all_scores = user_rows @ batch.item_rows(torch.arange(self.n_items, device=users.device)).T
-        a = torch.gather(all_scores, 1, listed)
-        return {"URRD": self.lmbda * relaxed_ranking_loss(a, self._log_rest(all_scores, users)).sum()}
+        a = _row_scores(user_rows, batch.item_rows(listed))
+        all_items = batch.item_rows(torch.arange(self.n_items, device=users.device))
+        rows, cols = self._excluded_pairs(users, listed)
+        log_rest = MaskedLogSumExp.apply(user_rows, all_items, rows, cols)
+        return {"URRD": self.lmbda * relaxed_ranking_loss(a, log_rest).sum()}
 
-    def _log_rest(self, all_scores, users):
-        """log SUM over items outside train(u) and the whole list of exp(s_uj). all_scores [n, n_items]."""
-        masked = all_scores.clone()
+    def _excluded_pairs(self, users, listed):
+        """(row in batch, item) pairs left out of rest(u): the user's train items and its K listed items,
+        sorted by row."""
         rows = torch.arange(len(users), device=users.device)
         lo, hi = self.train_ptr[users], self.train_ptr[users + 1]
         lengths = hi - lo
         owner = torch.repeat_interleave(rows, lengths)
         offsets = torch.arange(len(owner), device=users.device) - \
             torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
-        masked[owner, self.train_items[lo[owner] + offsets]] = -torch.inf
-        masked.scatter_(1, self.lists[users], -torch.inf)
-        return torch.logsumexp(masked, dim=1)
+        all_rows = torch.cat([owner, rows.repeat_interleave(listed.shape[1])])
+        all_cols = torch.cat([self.train_items[lo[owner] + offsets], listed.reshape(-1)])
+        order = torch.argsort(all_rows, stable=True)
+        return all_rows[order], all_cols[order]
+
+
+class MaskedLogSumExp(torch.autograd.Function):
+    """log SUM_{j not excluded for row b} exp(<user_b, item_j>), chunked over rows so the [n, n_items]
+    score matrix never exists at once; the backward pass recomputes each chunk.
+
+    user_rows [n, d], items [n_items, d], excluded (rows, cols) sorted by row -> [n].
+    Gradients: d/d user_b = SUM_j p_bj item_j, d/d item_j = SUM_b p_bj user_b with p = masked softmax.
+    """
+    CHUNK = 128
+
+    @staticmethod
+    def _chunk_scores(user_rows, items, rows, cols, start, stop):
+        scores = user_rows[start:stop] @ items.T
+        lo, hi = torch.searchsorted(rows, torch.tensor([start, stop], device=rows.device))
+        scores[rows[lo:hi] - start, cols[lo:hi]] = -torch.inf
+        return scores
+
+    @staticmethod
+    def forward(ctx, user_rows, items, rows, cols):
+        out = user_rows.new_empty(len(user_rows))
+        for start in range(0, len(user_rows), MaskedLogSumExp.CHUNK):
+            stop = min(start + MaskedLogSumExp.CHUNK, len(user_rows))
+            out[start:stop] = torch.logsumexp(MaskedLogSumExp._chunk_scores(user_rows, items, rows, cols, start, stop), 1)
+        ctx.save_for_backward(user_rows, items, rows, cols, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        user_rows, items, rows, cols, out = ctx.saved_tensors
+        grad_users, grad_items = torch.empty_like(user_rows), torch.zeros_like(items)
+        for start in range(0, len(user_rows), MaskedLogSumExp.CHUNK):
+            stop = min(start + MaskedLogSumExp.CHUNK, len(user_rows))
+            scores = MaskedLogSumExp._chunk_scores(user_rows, items, rows, cols, start, stop)
+            p = torch.exp(scores - out[start:stop, None]) * grad[start:stop, None]
+            grad_users[start:stop] = p @ items
+            grad_items.addmm_(p.T, user_rows[start:stop])
+        return grad_users, grad_items, None, None
 
 
 class IRRRD(Method):

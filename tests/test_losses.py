@@ -131,13 +131,29 @@ def test_unsampled_loss_against_a_loop():
     student.item_emb.data *= 100
     urrd = URRD(lists, split, torch.Generator().manual_seed(0), lmbda=1.0, K=K, L=2, sampling="none")
     users = torch.tensor([0, 2, 2, 5])
-    got = urrd.loss(make_batch(student, users, users, users))["URRD"].item()
+    batch = make_batch(student, users, users, users)
+    loss = urrd.loss(batch)["URRD"]
+    got = loss.item()
     scores = (student.user_emb @ student.item_emb.T).detach().double().numpy()
     expected = 0.0
     for u in (0, 2, 5):
         listed = lists[u].tolist()
         seen = set(train_i[u * 4:u * 4 + 4].tolist())
-        rest = [j for j in range(n_items) if j not in seen and j not in listed]
+        rest = [j for j in range(n_items) if j not in seen and j not in listed[:K]]   # positions > K stay in
         a = [scores[u, i] for i in listed[:K]]
         expected += naive_rrd(torch.tensor([a]), torch.tensor([[scores[u, j] for j in rest]]))[0]
     assert got == pytest.approx(expected, rel=1e-4)
+    # the chunked custom backward against autograd on the dense masked score matrix
+    loss.backward()
+    batch.grads.accumulate()
+    ref = BPR(n_users, n_items, 5)
+    ref.load_state_dict(student.state_dict())
+    unique = torch.tensor([0, 2, 5])
+    full = ref.user_emb[unique] @ ref.item_emb.T
+    a = torch.stack([full[r, lists[u, :K]] for r, u in enumerate(unique.tolist())])
+    mask = torch.zeros_like(full, dtype=torch.bool)
+    for r, u in enumerate(unique.tolist()):
+        mask[r, list(train_i[u * 4:u * 4 + 4]) + lists[u, :K].tolist()] = True
+    relaxed_ranking_loss(a, torch.logsumexp(full.masked_fill(mask, -torch.inf), 1)).sum().backward()
+    assert torch.allclose(student.user_emb.grad, ref.user_emb.grad, rtol=1e-4, atol=1e-5)
+    assert torch.allclose(student.item_emb.grad, ref.item_emb.grad, rtol=1e-4, atol=1e-5)

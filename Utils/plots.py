@@ -1,0 +1,92 @@
+"""Learning curves and result tables from logs/, for the notebook and for the command line.
+
+    python -m Utils.plots --log_dir logs/citeULike --metric H@5 --out figures/
+"""
+import argparse
+import os
+
+import matplotlib
+
+matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
+import matplotlib.pyplot as plt  # noqa: E402
+
+from Utils.errors import InputError, run_cli  # noqa: E402
+from Utils.logs import find_logs, read_log  # noqa: E402
+from Utils.paper import KEYS, reference_rows  # noqa: E402
+
+DEFAULT_RUNS = ["teacher", "student", "DE", "URRD", "IR_RRD", "URRD_unsampled", "DERRD", "DERRD_unsampled"]
+KIND = {"IR_RRD": "IR_RRD", "URRD_unsampled": None, "DERRD_unsampled": None}
+
+
+def load_runs(log_dir, runs=None, original_dir=None):
+    """{label: RunLog}: our runs (those present among ``runs``) and the original release's logs."""
+    logs = find_logs(log_dir, runs)
+    ordered = {name: logs[name] for name in (runs or sorted(logs)) if name in logs}
+    if original_dir and os.path.isdir(original_dir):
+        for file in sorted(os.listdir(original_dir)):
+            if file.endswith(".log"):
+                ordered[f"original {file[:-4]}"] = read_log(os.path.join(original_dir, file))
+    return ordered
+
+
+def learning_curves(runs, metric="H@5", split="valid", path=None):
+    """One line per run (original logs dashed), the selected epoch marked. -> matplotlib Figure."""
+    if not runs:
+        raise InputError("no runs to plot")
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    cutoff = metric.split("@")[1]
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = {}
+    for label, log in runs.items():
+        epochs, values = log.curve(split, metric)
+        original = label.startswith("original")
+        method = label.removeprefix("original ").replace("IR_RRD", "IR-RRD")
+        color = colors.setdefault(method, palette[len(colors) % len(palette)])
+        line, = ax.plot(epochs, values, "--" if original else "-", color=color, lw=1.0 if original else 1.4,
+                        label=label)
+        best = log.final.get("best_epoch", {}).get(cutoff, log.final.get("checkpoint_epoch"))
+        if best is not None and best in epochs:
+            ax.plot([best], [values[epochs.index(best)]], "o", color=line.get_color(), ms=6)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{split} {metric}")
+    ax.set_title(f"{split} {metric} per epoch (dots: selected epoch)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def results_markdown(runs, keys=KEYS):
+    """Our selected test metrics, with the paper's and the original log's numbers beside them."""
+    lines = ["| run | selected epoch | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 2)]
+    for label, log in runs.items():
+        if label.startswith("original") or "test" not in log.final:
+            continue
+        epoch = log.final.get("checkpoint_epoch")
+        lines.append(f"| {label} | {epoch} | " + " | ".join(f"{log.final['test'][k]:.4f}" for k in keys) + " |")
+        kind = KIND.get(label, label.split("_LOO")[0].split("_seed")[0])
+        for ref_label, ref in reference_rows(kind).items() if kind else []:
+            lines.append(f"| *{ref_label}* | | " + " | ".join(f"*{ref[k]:.4f}*" for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--log_dir", default="logs/citeULike")
+    p.add_argument("--original_dir", default="logs/original")
+    p.add_argument("--metric", default="H@5")
+    p.add_argument("--runs", nargs="+", default=DEFAULT_RUNS)
+    p.add_argument("--out", default="figures")
+    a = p.parse_args(argv)
+    runs = load_runs(a.log_dir, a.runs, a.original_dir)
+    path = os.path.join(a.out, f"learning_curves_{a.metric.replace('@', '')}.png")
+    learning_curves(runs, a.metric, path=path)
+    print(results_markdown(runs))
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,116 @@
+"""Result tables from the JSON-lines logs alone: one run per row, or mean and std over split seeds.
+
+    python -m Utils.results --methods teacher student DE URRD DERRD --seeds 0 1 2          # tables
+    python -m Utils.results --methods teacher student URRD --seeds 1 2 --run               # run missing, then tables
+
+Writes ``<log_dir>/results_seeds.md`` (markdown for the README) and ``results_seeds.csv``.
+"""
+import argparse
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from Utils.atomic import write_text_atomic
+from Utils.errors import InputError, run_cli
+from Utils.logs import read_jsonl_log
+from Utils.paper import KEYS, reference_rows
+
+COMMANDS = {   # method -> entry script and its flags
+    "teacher": ["main_teacher.py"],
+    "student": ["main_teacher.py", "--dim", "20"],
+    "DE": ["main_DE.py"],
+    "URRD": ["main_URRD.py"],
+    "IR_RRD": ["main_URRD.py", "--IR_reg_lmbda", "5e-4"],
+    "DERRD": ["main_DERRD.py"],
+    "DERRD_unsampled": ["main_DERRD.py", "--sampling", "none"],
+}
+
+
+def run_name(method, seed):
+    return method + (f"_LOO{seed}" if seed else "")
+
+
+def collect(log_dir, methods, seeds):
+    """{method: {seed: final test metrics}} for the finished runs found."""
+    found = {}
+    for method in methods:
+        for seed in seeds:
+            path = os.path.join(log_dir, run_name(method, seed) + ".jsonl")
+            if os.path.isfile(path):
+                final = read_jsonl_log(path).final
+                if final:
+                    found.setdefault(method, {})[seed] = final["test"]
+    return found
+
+
+def summarize(found, keys=KEYS):
+    """{method: (n, mean {k}, std {k})}; std is the sample standard deviation (0 for one run)."""
+    out = {}
+    for method, by_seed in found.items():
+        values = np.array([[m[k] for k in keys] for m in by_seed.values()])
+        std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(len(keys))
+        out[method] = (len(values), dict(zip(keys, values.mean(0))), dict(zip(keys, std)),
+                       sorted(by_seed))
+    return out
+
+
+def markdown_table(summary, keys=KEYS, with_paper=True):
+    head = "| method | runs (split seeds) | " + " | ".join(keys) + " |"
+    lines = [head, "|" + "---|" * (len(keys) + 2)]
+    for method, (n, mean, std, seeds) in summary.items():
+        cells = [f"{mean[k]:.4f} ± {std[k]:.4f}" if n > 1 else f"{mean[k]:.4f}" for k in keys]
+        lines.append(f"| {method} | {n} ({', '.join(map(str, seeds))}) | " + " | ".join(cells) + " |")
+        if with_paper:
+            for label, ref in reference_rows(method).items():
+                lines.append(f"| *{label}* | 1 (paper's split) | " + " | ".join(f"*{ref[k]:.4f}*" for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(summary, keys=KEYS):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["method", "runs", "seeds"] + [f"{k} mean" for k in keys] + [f"{k} std" for k in keys])
+    for method, (n, mean, std, seeds) in summary.items():
+        writer.writerow([method, n, " ".join(map(str, seeds))] + [f"{mean[k]:.6f}" for k in keys]
+                        + [f"{std[k]:.6f}" for k in keys])
+    return buffer.getvalue()
+
+
+def run_missing(methods, seeds, log_dir, extra):
+    for method in methods:
+        if method not in COMMANDS:
+            raise InputError(f"--methods: unknown method {method!r} (known: {', '.join(COMMANDS)})")
+        for seed in seeds:
+            if not os.path.isfile(os.path.join(log_dir, run_name(method, seed) + ".jsonl")):
+                command = [sys.executable, *COMMANDS[method], "--LOO_seed", str(seed), "--quiet", *extra]
+                print("running:", " ".join(command[1:]), file=sys.stderr, flush=True)
+                if subprocess.run(command).returncode:
+                    raise InputError(f"{' '.join(command[1:])} failed")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--log_dir", default="logs/citeULike")
+    p.add_argument("--methods", nargs="+", default=["teacher", "student", "DE", "URRD", "DERRD"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--run", action="store_true", help="first train the runs whose logs are missing")
+    p.add_argument("--out", default=None, help="file stem of the tables (default <log_dir>/results_seeds)")
+    args, extra = p.parse_known_args(argv)
+    if args.run:
+        run_missing(args.methods, args.seeds, args.log_dir, extra)
+    found = collect(args.log_dir, args.methods, args.seeds)
+    if not found:
+        raise InputError(f"no finished logs for {args.methods} in {args.log_dir}")
+    summary = summarize(found)
+    stem = args.out or os.path.join(args.log_dir, "results_seeds")
+    write_text_atomic(stem + ".md", markdown_table(summary))
+    write_text_atomic(stem + ".csv", csv_table(summary))
+    print(markdown_table(summary))
+
+
+if __name__ == "__main__":
+    run_cli(main)

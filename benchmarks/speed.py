@@ -1,0 +1,98 @@
+"""Speed and memory of the training loop on CiteULike: seconds per epoch and peak memory per method.
+
+    python benchmarks/speed.py                       # all, 3 epochs each, this machine's threads
+    python benchmarks/speed.py --which student DE --epochs 5 --device cuda
+
+Each method runs in its own process (so peak RSS is its own) through the real entry script, with
+logs and checkpoints written to a temporary folder; the teacher checkpoint in Saved_models/ is
+used when present (``main_teacher.py`` makes it). Prints a markdown table for the README.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+METHODS = {
+    "student": ("main_teacher", ["--dim", "20"]),
+    "teacher": ("main_teacher", ["--dim", "200"]),
+    "DE": ("main_DE", []),
+    "URRD": ("main_URRD", []),
+    "IR_RRD": ("main_URRD", ["--IR_reg_lmbda", "5e-4"]),
+    "URRD_unsampled": ("main_URRD", ["--sampling", "none"]),
+}
+
+
+def single(name, epochs, device, threads):
+    """Run one method for ``epochs`` epochs in this process; print a JSON line of timings."""
+    import importlib
+    import torch
+    from Utils.candidates import load_or_sample_candidates
+    from Utils.dataset import load_split
+    from Utils.evaluation import Evaluator
+    from Models.BPR import BPR
+    if threads:
+        torch.set_num_threads(threads)
+    module, extra = METHODS[name]
+    tmp = tempfile.mkdtemp()
+    start = time.perf_counter()
+    no_save = ["--save", "0"] if module == "main_teacher" else []
+    importlib.import_module(module).main(
+        ["--max_epoch", str(epochs), "--quiet", "--device", device, "--log_path", tmp, "--run_name", "bench"]
+        + no_save + extra)
+    wall = time.perf_counter() - start
+    records = [json.loads(line) for line in open(os.path.join(tmp, "citeULike", "bench.jsonl"))][:-1]
+    train = [r["sample_s"] + r["train_s"] for r in records]
+    evals = [r["eval_s"] for r in records]
+    out = {"method": name, "epochs": epochs, "train_s": sum(train) / len(train), "eval_s": sum(evals) / len(evals),
+           "setup_s": wall - sum(train) - sum(evals),
+           "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if name == "student":   # one evaluation pass over all users, averaged
+        split = load_split("data", "citeULike", 0)
+        evaluator = Evaluator(split, load_or_sample_candidates(split, 0, 499, "Saved_models"), torch.device(device))
+        model = BPR(split.n_users, split.n_items, 20).to(device)
+        evaluator.evaluate(model)
+        t = time.perf_counter()
+        for _ in range(10):
+            evaluator.evaluate(model)
+        out["eval_pass_s"] = (time.perf_counter() - t) / 10
+    print(json.dumps(out))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--which", nargs="+", default=["student", "teacher", "DE", "URRD", "IR_RRD"], choices=list(METHODS))
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--single", default=None, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    os.chdir(ROOT)
+    if a.single:
+        return single(a.single, a.epochs, a.device, a.threads)
+    rows = []
+    for name in a.which:
+        out = subprocess.run([sys.executable, __file__, "--single", name, "--epochs", str(a.epochs), "--device",
+                              a.device, "--threads", str(a.threads)], capture_output=True, text=True)
+        if out.returncode:
+            print(out.stderr, file=sys.stderr)
+            continue
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"| method ({a.device}, {a.epochs} epochs) | train s/epoch | eval s/epoch | epoch total s | set-up s | peak MB |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['method']} | {r['train_s']:.2f} | {r['eval_s']:.3f} | {r['train_s'] + r['eval_s']:.2f} | "
+              f"{r['setup_s']:.1f} | {r['peak_mb']:.0f} |")
+    for r in rows:
+        if "eval_pass_s" in r:
+            print(f"\none evaluation pass (valid + test, 5,219 users, 500 candidates, dim 20): {r['eval_pass_s']:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
