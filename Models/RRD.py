@@ -13,6 +13,7 @@ item side (per item, its teacher-ranked users).
 import torch
 
 from Models.method import Method
+from Utils.csr import build_csr, gather_rows
 from Utils.sampling import PairSet, sample_distinct_excluding, torch_draw
 
 
@@ -92,8 +93,7 @@ class URRD(Method):
             self.sampler = RankingSampler(lists, train_users, train_items, split.n_items, K, L, T, generator)
         else:
             self.name = "URRD-unsampled"
-            self.train_ptr = torch.searchsorted(train_users, torch.arange(split.n_users + 1, device=device))
-            self.train_items = train_items
+            self.train_ptr, self.train_items = build_csr(split.train_users, split.train_items, split.n_users, device)
 
     def start_epoch(self, epoch):
         if self.sampling == "paper":
@@ -117,14 +117,10 @@ class URRD(Method):
     def _excluded_pairs(self, users, listed):
         """(row in batch, item) pairs left out of rest(u): the user's train items and its K listed items,
         sorted by row."""
+        owner, train_items = gather_rows(self.train_ptr, self.train_items, users)
         rows = torch.arange(len(users), device=users.device)
-        lo, hi = self.train_ptr[users], self.train_ptr[users + 1]
-        lengths = hi - lo
-        owner = torch.repeat_interleave(rows, lengths)
-        offsets = torch.arange(len(owner), device=users.device) - \
-            torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
         all_rows = torch.cat([owner, rows.repeat_interleave(listed.shape[1])])
-        all_cols = torch.cat([self.train_items[lo[owner] + offsets], listed.reshape(-1)])
+        all_cols = torch.cat([train_items, listed.reshape(-1)])
         order = torch.argsort(all_rows, stable=True)
         return all_rows[order], all_cols[order]
 

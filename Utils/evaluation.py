@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 import torch
 
+from Utils.csr import build_csr, gather_rows
+
 CUTOFFS = (5, 10, 20)
 METRIC_KEYS = tuple(f"{m}@{n}" for n in CUTOFFS for m in ("H", "N", "M"))
 
@@ -66,10 +68,7 @@ class Evaluator:
         self.valid_item = torch.from_numpy(split.valid_item).to(device)
         self.test_item = torch.from_numpy(split.test_item).to(device)
         self.candidates = torch.as_tensor(candidates, dtype=torch.int64).to(device)
-        # train interactions as CSR, for the full protocol
-        counts = np.bincount(split.train_users, minlength=split.n_users)
-        self.train_ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)])).to(device)
-        self.train_items = torch.from_numpy(split.train_items).to(device)
+        self.train_ptr, self.train_items = build_csr(split.train_users, split.train_items, split.n_users, device)
 
     @torch.no_grad()
     def ranks(self, model):
@@ -92,12 +91,8 @@ class Evaluator:
     def _full_ranks(self, model, users, valid, test, has_valid, out):
         scores = model.score_all(users)                                         # [B, n_items]
         rows = torch.arange(len(users), device=self.device)
-        lo, hi = self.train_ptr[users], self.train_ptr[users + 1]
-        lengths = hi - lo
-        owner = torch.repeat_interleave(rows, lengths)                          # CSR rows of the chunk
-        offsets = torch.arange(len(owner), device=self.device) - \
-            torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
-        train_scores = scores[owner, self.train_items[lo[owner] + offsets]]
+        owner, items = gather_rows(self.train_ptr, self.train_items, users)
+        train_scores = scores[owner, items]
         for name, target, other in (("valid_full", valid, test), ("test_full", test, valid)):
             target_score = scores[rows, target.clamp_min(0)]
             other_score = scores[rows, other.clamp_min(0)]

@@ -6,18 +6,11 @@ matrix), and cached beside the teacher checkpoint with its key.
 """
 import os
 
-import numpy as np
 import torch
 
 from Utils.atomic import atomic_path
+from Utils.csr import build_csr
 from Utils.checkpoint import load_checkpoint
-
-
-def csr(rows, cols, n_rows, device):
-    """(row pointer [n_rows + 1], columns sorted by row) on ``device`` from numpy pairs."""
-    order = np.argsort(rows, kind="stable")
-    pointer = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
-    return torch.from_numpy(pointer).to(device), torch.from_numpy(cols[order]).to(device)
 
 
 @torch.no_grad()
@@ -48,10 +41,10 @@ def load_or_compute_lists(teacher, teacher_key, teacher_path, split, side, lengt
         return load_checkpoint(path, key)["state"].to(device)
     if side == "user":
         query, keys, n_rows = teacher.user_emb, teacher.item_emb, split.n_users
-        pointer, observed = csr(split.train_users, split.train_items, n_rows, device)
+        pointer, observed = build_csr(split.train_users, split.train_items, n_rows, device)
     else:
         query, keys, n_rows = teacher.item_emb, teacher.user_emb, split.n_items
-        pointer, observed = csr(split.train_items, split.train_users, n_rows, device)
+        pointer, observed = build_csr(split.train_items, split.train_users, n_rows, device)
     lists = top_unobserved(query.detach(), keys.detach(), pointer, observed, length)
     with atomic_path(path) as tmp:
         torch.save({"key": key, "state": lists.cpu()}, tmp)
