@@ -1,0 +1,41 @@
+"""Multi-seed tables are computed from the JSON-lines logs alone."""
+import json
+
+import pytest
+
+from Utils.results import collect, csv_table, main, markdown_table, summarize
+
+KEYS9 = ["H@5", "N@5", "M@5", "H@10", "N@10", "M@10", "H@20", "N@20", "M@20"]
+
+
+def write_log(folder, name, h5):
+    metrics = {k: 0.5 for k in KEYS9}
+    metrics["H@5"] = h5
+    with open(folder / f"{name}.jsonl", "w") as f:
+        f.write(json.dumps({"epoch": 0, "loss": 1.0, "valid": metrics, "test": metrics}) + "\n")
+        f.write(json.dumps({"final": {"valid": metrics, "test": metrics, "checkpoint_epoch": 0}}) + "\n")
+
+
+def test_mean_and_std_over_split_seeds(tmp_path):
+    write_log(tmp_path, "DE", 0.40)
+    write_log(tmp_path, "DE_LOO1", 0.50)
+    write_log(tmp_path, "DE_LOO2", 0.60)
+    write_log(tmp_path, "student", 0.30)
+    (tmp_path / "URRD_LOO1.jsonl.part").write_text("")          # unfinished runs are ignored
+    found = collect(str(tmp_path), ["DE", "student", "URRD"], [0, 1, 2])
+    summary = summarize(found)
+    n, mean, std, seeds = summary["DE"]
+    assert n == 3 and seeds == [0, 1, 2]
+    assert mean["H@5"] == pytest.approx(0.5) and std["H@5"] == pytest.approx(0.1)
+    assert summary["student"][0] == 1 and "URRD" not in summary
+    table = markdown_table(summary)
+    assert "| DE | 3 (0, 1, 2) | 0.5000 ± 0.1000 |" in table
+    assert "*0.4817*" in table                                       # the paper's DE row beside ours
+    assert csv_table(summary).splitlines()[1].startswith("DE,3,0 1 2,0.500000")
+
+
+def test_command_writes_both_tables(tmp_path, capsys):
+    write_log(tmp_path, "teacher", 0.5)
+    main(["--log_dir", str(tmp_path), "--methods", "teacher", "--seeds", "0"])
+    assert (tmp_path / "results_seeds.md").read_text().count("| teacher |") == 1
+    assert (tmp_path / "results_seeds.csv").exists()
