@@ -83,6 +83,14 @@ def test_logs_have_the_promised_shape(planted):
     assert ranks["test"].shape == (60,) and ranks["test_full"].min() >= 1
 
 
+def test_full_ranking_selection(planted):
+    root, common, _ = planted
+    result = main_teacher.main(common + ["--dim", "8", "--run_name", "full", "--eval", "full"])
+    assert set(result.best_ranks) == {"valid", "test"}
+    assert result.best_ranks["test"].max() <= 48 - 10 - 1          # competitors: unobserved items but the other held-out
+    assert share_ranked_first(result) >= 0.95
+
+
 def test_saved_student_holds_no_teacher_weights(planted):
     root, common, _ = planted
     main_DE.main(with_teacher(root, common + ["--max_epoch", "2", "--run_name", "DE_small"]))
