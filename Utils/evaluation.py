@@ -31,22 +31,38 @@ def metrics_from_ranks(ranks, cutoffs=CUTOFFS):
     return out
 
 
-def sampled_scores(user_rows, item_table, items):
-    """<user_b, item_{b,c}> for user_rows [B, d], item_table [n_items, d], items [B, C] -> [B, C].
+class SampledScorer:
+    """<user_b, item_{b,c}> for a FIXED item matrix items [B, C] (the evaluation candidates).
 
-    On CPU a sampled dense-dense product (SDDMM over a CSR pattern) avoids materialising the
-    gathered [B, C, d] item rows, which dominates the cost; elsewhere the gather + bmm is fast.
+    On CPU a sampled dense-dense product (SDDMM) over a CSR pattern built once avoids materialising
+    the gathered [B, C, d] item rows, which dominates the cost; elsewhere gather + bmm is fast.
     """
-    if user_rows.device.type != "cpu":
-        return torch.bmm(item_table[items], user_rows.unsqueeze(2)).squeeze(2)
-    n_rows, width = items.shape
-    crow = torch.arange(0, n_rows * width + 1, width, device=items.device)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # "sparse CSR support is in beta"
-        pattern = torch.sparse_csr_tensor(crow, items.reshape(-1), torch.zeros(n_rows * width),
-                                          size=(n_rows, item_table.shape[0]))
-        product = torch.sparse.sampled_addmm(pattern, user_rows, item_table.T, beta=0.0)
-    return product.values().reshape(n_rows, width)
+
+    def __init__(self, items):
+        self.items = items
+        n_rows, width = items.shape
+        self.pattern = None
+        if items.device.type == "cpu":
+            crow = torch.arange(0, n_rows * width + 1, width)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # "sparse CSR support is in beta"
+                self.pattern = torch.sparse_csr_tensor(crow, items.reshape(-1), torch.zeros(n_rows * width),
+                                                       size=(n_rows, 1 + int(items.max())))
+
+    def __call__(self, user_rows, item_table):
+        """user_rows [B, d], item_table [n_items, d] -> scores [B, C]."""
+        if self.pattern is None:
+            return torch.bmm(item_table[self.items], user_rows.unsqueeze(2)).squeeze(2)
+        table = item_table[:self.pattern.shape[1]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            product = torch.sparse.sampled_addmm(self.pattern, user_rows, table.T, beta=0.0)
+        return product.values().reshape(self.items.shape)
+
+
+def sampled_scores(user_rows, item_table, items):
+    """<user_b, item_{b,c}>: user_rows [B, d], item_table [n_items, d], items [B, C] -> [B, C]."""
+    return SampledScorer(items)(user_rows, item_table)
 
 
 class Evaluator:
@@ -57,17 +73,22 @@ class Evaluator:
     set, the other held-out item excluded.
     """
 
-    def __init__(self, split, candidates, device, mode="sampled", chunk=512):
+    def __init__(self, split, candidates, device, mode="sampled", chunk=2048):
         self.device = device
         self.mode = mode
         self.full = mode in ("full", "both")
-        self.chunk = chunk
         self.n_items = split.n_items
         self.users = torch.from_numpy(np.nonzero(split.test_item >= 0)[0]).to(device)
         self.n_users = split.n_users
         self.valid_item = torch.from_numpy(split.valid_item).to(device)
         self.test_item = torch.from_numpy(split.test_item).to(device)
-        self.candidates = torch.as_tensor(candidates, dtype=torch.int64).to(device)
+        candidates = torch.as_tensor(candidates, dtype=torch.int64).to(device)
+        self.chunks = []          # (users [B], has_valid [B], scorer of [valid, test, 499 candidates])
+        for start in range(0, len(self.users), chunk):
+            users = self.users[start:start + chunk]
+            valid = self.valid_item[users]
+            items = torch.cat([valid.clamp_min(0).unsqueeze(1), self.test_item[users].unsqueeze(1), candidates[users]], 1)
+            self.chunks.append((users, valid >= 0, SampledScorer(items)))
         self.train_ptr, self.train_items = build_csr(split.train_users, split.train_items, split.n_users, device)
 
     @torch.no_grad()
@@ -75,17 +96,14 @@ class Evaluator:
         """-> {'valid': [n_users] int64, 'test': ..., and 'valid_full'/'test_full' when full}; 0 = no target."""
         out = {k: torch.zeros(self.n_users, dtype=torch.int64, device=self.device)
                for k in (("valid", "test", "valid_full", "test_full") if self.full else ("valid", "test"))}
-        for start in range(0, len(self.users), self.chunk):
-            users = self.users[start:start + self.chunk]
-            valid, test = self.valid_item[users], self.test_item[users]
-            has_valid = valid >= 0
-            items = torch.cat([valid.clamp_min(0).unsqueeze(1), test.unsqueeze(1), self.candidates[users]], 1)
-            scores = sampled_scores(model.user_emb[users], model.item_emb, items)  # [B, 2 + C]
+        for users, has_valid, scorer in self.chunks:
+            scores = scorer(model.user_emb[users], model.item_emb)              # [B, 2 + C]
             negatives = scores[:, 2:]
-            out["valid"][users] = torch.where(has_valid, 1 + (negatives >= scores[:, :1]).sum(1), 0)
-            out["test"][users] = 1 + (negatives >= scores[:, 1:2]).sum(1)
+            ahead = (negatives.unsqueeze(1) >= scores[:, :2, None]).sum(2, dtype=torch.int32)  # [B, 2]
+            out["valid"][users] = torch.where(has_valid, 1 + ahead[:, 0], 0).long()
+            out["test"][users] = 1 + ahead[:, 1].long()
             if self.full:
-                self._full_ranks(model, users, valid, test, has_valid, out)
+                self._full_ranks(model, users, self.valid_item[users], self.test_item[users], has_valid, out)
         return out
 
     def _full_ranks(self, model, users, valid, test, has_valid, out):

@@ -94,8 +94,8 @@ def train(student, method, split, evaluator, cfg, logger, generator):
         for start in range(0, n, cfg.batch_size):
             index = order[start:start + cfg.batch_size]
             batch = Batch(data.users[index], data.pos[index], negatives[index], student, grads)
-            terms = {"BPR": bpr_loss(batch.user_rows(batch.users), batch.item_rows(batch.pos),
-                                     batch.item_rows(batch.neg))}
+            pos_rows, neg_rows = batch.item_rows(torch.stack([batch.pos, batch.neg])).unbind(0)
+            terms = {"BPR": bpr_loss(batch.user_rows(batch.users), pos_rows, neg_rows)}
             terms.update(method.loss(batch))
             loss = sum(terms.values())
             for p in extra_params:
