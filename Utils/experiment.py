@@ -80,8 +80,9 @@ def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, c
         result = train(student, method, ctx.split, ctx.evaluator, args, logger, ctx.generator)
         result.final["config"] = config
         logger.final(result.final)
-        for text in comparison_lines(kind, result.final["test"]):
-            logger.line(text)
+        if "test" in result.final:      # absent when no epoch was evaluated (--es_epoch >= --max_epoch)
+            for text in comparison_lines(kind, result.final["test"]):
+                logger.line(text)
         finished = True
     finally:
         logger.close(finished)

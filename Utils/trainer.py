@@ -91,9 +91,10 @@ def train(student, method, split, evaluator, cfg, logger, generator):
         synchronize(device)
         t1 = time.perf_counter()
         totals = {}
+        users, pos, neg = data.users[order], data.pos[order], negatives[order]   # batches are slices
         for start in range(0, n, cfg.batch_size):
-            index = order[start:start + cfg.batch_size]
-            batch = Batch(data.users[index], data.pos[index], negatives[index], student, grads)
+            stop = start + cfg.batch_size
+            batch = Batch(users[start:stop], pos[start:stop], neg[start:stop], student, grads)
             pos_rows, neg_rows = batch.item_rows(torch.stack([batch.pos, batch.neg])).unbind(0)
             terms = {"BPR": bpr_loss(batch.user_rows(batch.users), pos_rows, neg_rows)}
             terms.update(method.loss(batch))
