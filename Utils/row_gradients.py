@@ -26,10 +26,15 @@ class RowGradients:
         self._taken.append((table, index, rows))
         return rows
 
+    def add(self, table, index, grad_rows):
+        """Add a gradient computed in closed form: grad_rows [B, d] for rows ``index`` [B] of ``table``."""
+        table.grad.index_add_(0, index, grad_rows)
+        self._taken.append((table, index, None))
+
     def accumulate(self):
         """After ``backward()``: add each taken block's gradient into its table's gradient."""
         for table, index, rows in self._taken:
-            if rows.grad is not None:
+            if rows is not None and rows.grad is not None:
                 table.grad.index_add_(0, index, rows.grad)
 
     def clear(self):

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
-from Models.BPR import bpr_loss
+from Models.BPR import bpr_loss_and_grads
 from Utils.row_gradients import RowGradients
 from Utils.sampling import PairSet, sample_negatives, torch_draw
 from Utils.selection import PerCutoffSelection
@@ -43,6 +44,19 @@ class TrainResult:
     best_state: dict         # the student's state at the last improving epoch
     final: dict              # selected metrics, epochs, timings
     best_ranks: dict         # per-user target ranks at the last improving epoch (numpy)
+
+
+def bpr_step(batch):
+    """The BPR term of one batch: its loss, with its gradient added straight into the embedding
+    gradients (closed form, Models.BPR.bpr_loss_and_grads)."""
+    student = batch.student
+    items = torch.cat([batch.pos, batch.neg])
+    user_rows = F.embedding(batch.users, student.user_emb.detach())
+    item_rows = F.embedding(items, student.item_emb.detach())
+    loss, grad_user, grad_pos, grad_neg = bpr_loss_and_grads(user_rows, *item_rows.chunk(2))
+    batch.grads.add(student.user_emb, batch.users, grad_user)
+    batch.grads.add(student.item_emb, items, torch.cat([grad_pos, grad_neg]))
+    return loss
 
 
 def synchronize(device):
@@ -95,13 +109,13 @@ def train(student, method, split, evaluator, cfg, logger, generator):
         for start in range(0, n, cfg.batch_size):
             stop = start + cfg.batch_size
             batch = Batch(users[start:stop], pos[start:stop], neg[start:stop], student, grads)
-            pos_rows, neg_rows = batch.item_rows(torch.stack([batch.pos, batch.neg])).unbind(0)
-            terms = {"BPR": bpr_loss(batch.user_rows(batch.users), pos_rows, neg_rows)}
-            terms.update(method.loss(batch))
-            loss = sum(terms.values())
-            for p in extra_params:
-                p.grad = None
-            loss.backward()
+            terms = {"BPR": bpr_step(batch)}
+            extra = method.loss(batch)
+            if extra:
+                for p in extra_params:
+                    p.grad = None
+                sum(extra.values()).backward()
+                terms.update(extra)
             grads.accumulate()
             optimizer.step()
             grads.clear()

@@ -3,12 +3,12 @@ import copy
 import pytest
 import torch
 
-from Models.BPR import BPR, bpr_loss
+from Models.BPR import BPR, bpr_loss, bpr_loss_and_grads
 from Utils.checkpoint import load_checkpoint, save_checkpoint
 from Utils.errors import InputError
 from Utils.row_gradients import RowGradients
 from Utils.selection import PerCutoffSelection
-from Utils.trainer import Batch, make_optimizer
+from Utils.trainer import Batch, bpr_step, make_optimizer
 
 
 def test_row_gradients_match_dense_autograd_adam():
@@ -24,13 +24,23 @@ def test_row_gradients_match_dense_autograd_adam():
         bpr_loss(a.user_emb[u], a.item_emb[i], a.item_emb[j]).backward()
         opt_a.step()
         batch = Batch(u, i, j, b, grads)
-        bpr_loss(batch.user_rows(u), batch.item_rows(i), batch.item_rows(j)).backward()
+        bpr_step(batch)                    # closed-form gradient, as the training loop does
         grads.accumulate()
         opt_b.step()
         grads.clear()
         assert b.user_emb.grad.abs().sum() == 0
     assert torch.allclose(a.user_emb, b.user_emb, atol=1e-6)
     assert torch.allclose(a.item_emb, b.item_emb, atol=1e-6)
+
+
+def test_closed_form_bpr_gradients_match_autograd():
+    u, i, j = (torch.randn(9, 5, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    loss = bpr_loss(u, i, j)
+    loss.backward()
+    closed = bpr_loss_and_grads(u.detach(), i.detach(), j.detach())
+    assert closed[0].item() == pytest.approx(loss.item())
+    for autograd_grad, closed_grad in zip((u.grad, i.grad, j.grad), closed[1:]):
+        assert torch.allclose(autograd_grad, closed_grad)
 
 
 def results(h5, h10, h20):
