@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from Models.method import Method
+from Utils.sampling import gumbel_like
 
 DEFAULT_SKIP_RATIO = 2.0 ** -30   # 64x below float32 resolution (2^-24) of the selected expert's output
 TILE = 64                         # rows per tile of the sparse (grouped) expert products
@@ -34,12 +35,6 @@ def temperature(epoch, tau_0=1.0, end_T=1e-10, max_epoch=1000):
     if epoch == 0:
         return tau_0
     return max(tau_0 * (end_T / tau_0) ** ((epoch - 1) / max_epoch), end_T)
-
-
-def gumbel_like(x, generator):
-    """Gumbel(0, 1) noise shaped like x, drawn on x's device."""
-    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return -torch.log(-torch.log(u + 1e-20) + 1e-20)
 
 
 class ExpertBank(nn.Module):

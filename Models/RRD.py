@@ -14,7 +14,7 @@ import torch
 
 from Models.method import Method
 from Utils.csr import build_csr, gather_rows
-from Utils.sampling import PairSet, sample_distinct_excluding, torch_draw
+from Utils.sampling import PairSet, gumbel_like, sample_distinct_excluding, torch_draw
 
 
 def relaxed_ranking_loss(interesting, log_rest):
@@ -38,8 +38,7 @@ def sample_positions(n_rows, k, length, temperature, generator):
     replacement proportional to the weights. -> [n_rows, k] int64 (0-based positions)."""
     device = generator.device
     logits = -torch.arange(1, length + 1, device=device, dtype=torch.float32) / temperature
-    u = torch.rand((n_rows, length), generator=generator, device=device)
-    gumbel = -torch.log(-torch.log(u + 1e-20) + 1e-20)
+    gumbel = gumbel_like(torch.empty((n_rows, length), device=device), generator)
     return torch.topk(logits + gumbel, k, dim=1).indices.sort(dim=1).values
 
 

@@ -22,6 +22,12 @@ class PairSet:
         return self.keys[position] == query
 
 
+def gumbel_like(x, generator):
+    """Gumbel(0, 1) noise shaped like x, drawn on x's device: -log(-log(U))."""
+    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return -torch.log(-torch.log(u + 1e-20) + 1e-20)
+
+
 def torch_draw(generator):
     """A ``draw(shape, high)`` function: uniform int64 in [0, high) from a torch generator."""
     def draw(shape, high):

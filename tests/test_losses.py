@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from Models.BPR import BPR, bpr_loss
-from Models.DE import DE, DistillationExperts, gumbel_like, hidden_size, temperature
+from Models.DE import DE, DistillationExperts, hidden_size, temperature
+from Utils.sampling import gumbel_like
 from Models.RRD import URRD, relaxed_ranking_loss, sampled_rrd_loss
 from Utils.dataset import SplitData
 from Utils.row_gradients import RowGradients
