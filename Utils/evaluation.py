@@ -60,11 +60,6 @@ class SampledScorer:
         return product.values().reshape(self.items.shape)
 
 
-def sampled_scores(user_rows, item_table, items):
-    """<user_b, item_{b,c}>: user_rows [B, d], item_table [n_items, d], items [B, C] -> [B, C]."""
-    return SampledScorer(items)(user_rows, item_table)
-
-
 class Evaluator:
     """Ranks each user's valid and test item; the model supplies ``score(users, items)`` and ``score_all(users)``.
 

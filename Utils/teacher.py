@@ -7,6 +7,7 @@ import torch
 
 from Models.BPR import BPR
 from Utils.checkpoint import load_checkpoint
+from Utils.errors import InputError
 from Utils.experiment import split_key
 
 TEACHER_DEFAULTS = {"dim": 200, "lr": 1e-3, "reg": 1e-3, "seed": 0}
@@ -44,12 +45,11 @@ def load_or_train_teacher(ctx):
     """The frozen teacher for this run's data and split; trained first (with the teacher defaults)
     when no checkpoint exists; refused when a given checkpoint's key does not match."""
     key = teacher_key(ctx)
-    path = ctx.args.teacher_path
-    if not path.endswith(".pt"):
-        path = checkpoint_file(path, key)
+    given_file = ctx.args.teacher_path.endswith(".pt")
+    path = ctx.args.teacher_path if given_file else checkpoint_file(ctx.args.teacher_path, key)
     if not os.path.isfile(path):
-        if ctx.args.teacher_path.endswith(".pt"):
-            load_checkpoint(path, key)   # raises: no checkpoint there
+        if given_file:
+            raise InputError(f"--teacher_path {path}: no such checkpoint")
         print(f"no teacher checkpoint at {path}: training the teacher first "
               f"(dim {key['dim']}, lr {key['lr']:g}, reg {key['reg']:g}, seed {key['seed']})", file=sys.stderr)
         _train_teacher(ctx, key, path)

@@ -3,7 +3,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from Models.BPR import BPR, bpr_loss
 from Models.DE import DE, DistillationExperts, hidden_size, temperature

@@ -6,7 +6,7 @@ import torch
 
 from Models.BPR import BPR
 from Utils.dataset import SplitData
-from Utils.evaluation import Evaluator, metrics_from_ranks, sampled_scores
+from Utils.evaluation import Evaluator, SampledScorer, metrics_from_ranks
 
 
 def test_metrics_on_hand_made_ranks():
@@ -90,4 +90,4 @@ def test_sddmm_scores_match_gather():
     users, items = torch.randn(9, 5), torch.randn(40, 5)
     index = torch.randint(0, 40, (9, 13))
     expected = torch.bmm(items[index], users.unsqueeze(2)).squeeze(2)
-    assert torch.allclose(sampled_scores(users, items, index), expected, atol=1e-6)
+    assert torch.allclose(SampledScorer(index)(users, items), expected, atol=1e-6)
