@@ -1,7 +1,9 @@
 """The two logs of a run: the original's human format and one JSON object per epoch.
 
-Both are written as ``<name>.log.part`` / ``<name>.jsonl.part`` while the run goes and renamed to
-their final names when it ends, so a crashed run never overwrites a finished log.
+Both are written as ``<name>.log.<pid>.part`` / ``<name>.jsonl.<pid>.part`` while the run goes and
+renamed to their final names when it ends, so a crashed run never overwrites a finished log, and two
+processes that happen to run under the same name (say, two scripts that both train a missing teacher)
+never write into one file: the last to finish wins, whole.
 """
 import json
 import os
@@ -24,7 +26,8 @@ class RunLogger:
     def __init__(self, folder, name, quiet=False):
         os.makedirs(folder, exist_ok=True)
         self.paths = {ext: os.path.join(folder, f"{name}.{ext}") for ext in ("log", "jsonl")}
-        self.files = {ext: open(path + ".part", "w") for ext, path in self.paths.items()}
+        self.part_suffix = f".{os.getpid()}.part"
+        self.files = {ext: open(path + self.part_suffix, "w") for ext, path in self.paths.items()}
         self.quiet = quiet
 
     def line(self, text=""):
@@ -65,4 +68,4 @@ class RunLogger:
         for ext, f in self.files.items():
             f.close()
             if finished:
-                os.replace(self.paths[ext] + ".part", self.paths[ext])
+                os.replace(self.paths[ext] + self.part_suffix, self.paths[ext])

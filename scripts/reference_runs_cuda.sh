@@ -17,7 +17,8 @@ START=$(date +%s)
 DEADLINE=$((START + BUDGET))
 mkdir -p "$DEST/stdout"
 COMMON=(--device "${DEVICE:-cuda}" --num_threads 1 --quiet)
-TABLE=(--log_path logs/cuda/ --save_path Saved_models_cuda/ --teacher_path Saved_models_cuda/)
+TABLE=(--log_path logs/cuda/ --save_path Saved_models_cuda/)      # main_teacher.py's flags
+DISTILL=("${TABLE[@]}" --teacher_path Saved_models_cuda/)        # the distillation scripts' flags
 
 elapsed() { echo $(( $(date +%s) - START )); }
 
@@ -53,6 +54,7 @@ SMOKE=(--max_epoch 1 --log_path /tmp/smoke/)
 launch smoke_DERRD main_DERRD.py "${SMOKE[@]}" --run_name smoke_DERRD &
 launch smoke_IR main_URRD.py --IR_reg_lmbda 5e-4 "${SMOKE[@]}" --run_name smoke_IR &
 launch smoke_unsampled main_URRD.py --sampling none "${SMOKE[@]}" --run_name smoke_unsampled &
+launch smoke_table main_teacher.py --dim 20 "${TABLE[@]}" "${SMOKE[@]}" --save 0 --run_name smoke_table &
 wait
 if grep -q "smoke.*rc=[^0]" "$DEST/status.txt"; then
   tail -n 30 "$DEST"/stdout/smoke_*.txt; cat "$DEST/status.txt"; exit 1
@@ -72,7 +74,7 @@ for s in 0 1 2; do throttle; launch "student_LOO$s" main_teacher.py --dim 20 --L
 for s in 0 1 2; do   # each seed's distilled students once its teacher is saved
   wait "${TEACHER[$s]}"
   for m in DE URRD DERRD; do
-    throttle; launch "${m}_LOO$s" "main_$m.py" --LOO_seed "$s" "${TABLE[@]}" & RUNS+=($!)
+    throttle; launch "${m}_LOO$s" "main_$m.py" --LOO_seed "$s" "${DISTILL[@]}" & RUNS+=($!)
   done
 done
 wait "${RUNS[@]}"

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from Utils.logger import RunLogger
+from Utils.logs import read_jsonl_log
 from Utils.results import collect, csv_table, main, markdown_table, summarize
 
 KEYS9 = ["H@5", "N@5", "M@5", "H@10", "N@10", "M@10", "H@20", "N@20", "M@20"]
@@ -21,7 +23,7 @@ def test_mean_and_std_over_split_seeds(tmp_path):
     write_log(tmp_path, "DE_LOO1", 0.50)
     write_log(tmp_path, "DE_LOO2", 0.60)
     write_log(tmp_path, "student", 0.30)
-    (tmp_path / "URRD_LOO1.jsonl.part").write_text("")          # unfinished runs are ignored
+    (tmp_path / "URRD_LOO1.jsonl.4242.part").write_text("")          # unfinished runs are ignored
     found = collect(str(tmp_path), ["DE", "student", "URRD"], [0, 1, 2])
     summary = summarize(found)
     n, mean, std, seeds = summary["DE"]
@@ -39,3 +41,21 @@ def test_command_writes_both_tables(tmp_path, capsys):
     main(["--log_dir", str(tmp_path), "--methods", "teacher", "--seeds", "0"])
     assert (tmp_path / "results_seeds.md").read_text().count("| teacher |") == 1
     assert (tmp_path / "results_seeds.csv").exists()
+
+
+def test_two_processes_under_one_run_name_never_share_a_file(tmp_path, monkeypatch):
+    """Two scripts training the same missing teacher at once: each writes its own .part files and
+    the finished log is one run's, whole (the other's lines are not interleaved into it)."""
+    loggers = []
+    for pid in (101, 202):
+        monkeypatch.setattr("Utils.logger.os.getpid", lambda pid=pid: pid)
+        loggers.append(RunLogger(str(tmp_path), "teacher", quiet=True))
+    for epoch in range(3):
+        for run, logger in enumerate(loggers):
+            logger.record({"epoch": epoch, "run": run})
+    for run, logger in enumerate(loggers):
+        logger.final({"checkpoint_epoch": 2, "run": run})
+        logger.close(finished=True)
+    log = read_jsonl_log(str(tmp_path / "teacher.jsonl"))
+    assert [r["run"] for r in log.epochs] == [1, 1, 1] and log.final["run"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["teacher.jsonl", "teacher.log"]
