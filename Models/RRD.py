@@ -14,17 +14,27 @@ import torch
 
 from Models.method import Method
 from Utils.csr import build_csr, gather_rows
+from Utils.pair_scores import pair_scores
 from Utils.sampling import PairSet, gumbel_like, sample_distinct_excluding, torch_draw
 
 
 def relaxed_ranking_loss(interesting, log_rest):
-    """l = - SUM_k [ a_k - logsumexp( a_k..a_K, log_rest ) ] per row, computed in log space.
+    """l = - SUM_k [ a_k - log( SUM_{m>=k} exp(a_m) + exp(log_rest) ) ] per row, in log-sum-exp form.
 
     interesting [n, K] (teacher order), log_rest [n] = log of the mass added to every normaliser
-    -> [n] losses.
+    -> [n] losses. Each row is shifted by its largest value c (so no exp exceeds 1) and the suffix
+    sums are taken in float64: log_norm_k = c + log( SUM_{m>=k} exp(a_m - c) + exp(log_rest - c) ).
+    Only if a row's values span more than float64's range (~700) would a sum underflow to 0; then
+    the row-wise logcumsumexp form (exact at any range, 3x slower on CPU) is used instead.
     """
-    suffix = torch.logcumsumexp(interesting.flip(1), dim=1).flip(1)          # log SUM_{m>=k} exp(a_m)
-    return -(interesting - torch.logaddexp(suffix, log_rest.unsqueeze(1))).sum(1)
+    c = torch.maximum(interesting.max(1).values, log_rest).detach().unsqueeze(1)     # [n, 1]
+    suffix = torch.exp((interesting - c).double()).flip(1).cumsum(1).flip(1)
+    total = suffix + torch.exp((log_rest.unsqueeze(1) - c).double())
+    if bool((total > 0).all()):
+        log_norm = (torch.log(total) + c.double()).to(interesting.dtype)
+    else:
+        log_norm = torch.logaddexp(torch.logcumsumexp(interesting.flip(1), dim=1).flip(1), log_rest.unsqueeze(1))
+    return -(interesting - log_norm).sum(1)
 
 
 def sampled_rrd_loss(interesting, uninteresting):
@@ -64,11 +74,6 @@ class RankingSampler:
                                                        torch_draw(self.generator))
 
 
-def _row_scores(row_emb, col_emb):
-    """row_emb [n, d], col_emb [n, k, d] -> [n, k]."""
-    return (col_emb * row_emb.unsqueeze(1)).sum(2)
-
-
 def check_enough_unobserved(n_observed, n_cols, needed, what):
     short = int(n_observed.max()) if len(n_observed) else 0
     if n_cols - short < needed:
@@ -103,14 +108,14 @@ class URRD(Method):
         users = torch.unique(batch.users)
         user_rows = batch.user_rows(users)
         if self.sampling == "paper":
-            a = _row_scores(user_rows, batch.item_rows(self.sampler.interesting[users]))
-            b = _row_scores(user_rows, batch.item_rows(self.sampler.uninteresting[users]))
-            return {"URRD": self.lmbda * sampled_rrd_loss(a, b).sum()}
+            items = torch.cat([self.sampler.interesting[users], self.sampler.uninteresting[users]], 1)
+            scores = batch.item_scores(user_rows, items)                      # [n, K + L]
+            return {"URRD": self.lmbda * sampled_rrd_loss(scores[:, :self.K], scores[:, self.K:]).sum()}
         listed = self.lists[users, :self.K]
-        a = _row_scores(user_rows, batch.item_rows(listed))
-        all_items = batch.item_rows(torch.arange(self.n_items, device=users.device))
+        items = batch.item_table()
+        a = pair_scores(user_rows, items, listed)
         rows, cols = self._excluded_pairs(users, listed)
-        log_rest = MaskedLogSumExp.apply(user_rows, all_items, rows, cols)
+        log_rest = MaskedLogSumExp.apply(user_rows, items, rows, cols)
         return {"URRD": self.lmbda * relaxed_ranking_loss(a, log_rest).sum()}
 
     def _excluded_pairs(self, users, listed):
@@ -169,7 +174,7 @@ class IRRRD(Method):
 
     def __init__(self, item_lists, split, generator, user_side, lmbda=5e-4, K=20, L=20, T=10.0):
         device = item_lists.device
-        self.lmbda, self.user_side = lmbda, user_side
+        self.lmbda, self.user_side, self.K = lmbda, user_side, K
         train_users = torch.from_numpy(split.train_users).to(device)
         train_items = torch.from_numpy(split.train_items).to(device)
         check_enough_unobserved(torch.bincount(train_items), split.n_users, item_lists.shape[1] + L, "IR-RRD")
@@ -184,6 +189,6 @@ class IRRRD(Method):
         side = self.user_side.sampler
         items = torch.unique(torch.cat([side.interesting[users].reshape(-1), side.uninteresting[users].reshape(-1)]))
         item_rows = batch.item_rows(items)
-        a = _row_scores(item_rows, batch.user_rows(self.sampler.interesting[items]))
-        b = _row_scores(item_rows, batch.user_rows(self.sampler.uninteresting[items]))
-        return {"IR": self.lmbda * sampled_rrd_loss(a, b).sum()}
+        users_of = torch.cat([self.sampler.interesting[items], self.sampler.uninteresting[items]], 1)
+        scores = batch.user_scores(item_rows, users_of)                       # [n_items, K_I + L_I]
+        return {"IR": self.lmbda * sampled_rrd_loss(scores[:, :self.K], scores[:, self.K:]).sum()}

@@ -26,6 +26,12 @@ class RowGradients:
         self._taken.append((table, index, rows))
         return rows
 
+    def whole(self, table):
+        """The whole table as a leaf [n, d] sharing its storage; its gradient is added into ``table.grad``."""
+        leaf = table.detach().requires_grad_()
+        self._taken.append((table, None, leaf))
+        return leaf
+
     def add(self, table, index, grad_rows):
         """Add a gradient computed in closed form: grad_rows [B, d] for rows ``index`` [B] of ``table``."""
         table.grad.index_add_(0, index, grad_rows)
@@ -35,7 +41,10 @@ class RowGradients:
         """After ``backward()``: add each taken block's gradient into its table's gradient."""
         for table, index, rows in self._taken:
             if rows is not None and rows.grad is not None:
-                table.grad.index_add_(0, index, rows.grad)
+                if index is None:
+                    table.grad.add_(rows.grad)
+                else:
+                    table.grad.index_add_(0, index, rows.grad)
 
     def clear(self):
         """After the optimiser step: zero the touched rows, forget the blocks."""
@@ -43,7 +52,7 @@ class RowGradients:
         for table, index, _ in self._taken:
             touched.setdefault(id(table), (table, []))[1].append(index)
         for table, indices in touched.values():
-            if sum(len(i) for i in indices) > DENSE_ZERO_FRACTION * len(table):
+            if any(i is None for i in indices) or sum(len(i) for i in indices) > DENSE_ZERO_FRACTION * len(table):
                 table.grad.zero_()
             else:
                 for index in indices:

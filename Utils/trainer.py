@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from Models.BPR import bpr_loss_and_grads
+from Utils.pair_scores import pair_scores
 from Utils.row_gradients import RowGradients
 from Utils.sampling import PairSet, sample_negatives, torch_draw
 from Utils.selection import PerCutoffSelection
@@ -34,6 +35,22 @@ class Batch:
     def item_rows(self, index):
         """index [...] -> student item embeddings [..., d] (gradient flows)."""
         return self._rows(self.student.item_emb, index)
+
+    def item_table(self):
+        """The whole student item table [n_items, d] (no copy; gradient flows)."""
+        return self.grads.whole(self.student.item_emb)
+
+    def user_table(self):
+        """The whole student user table [n_users, d] (no copy; gradient flows)."""
+        return self.grads.whole(self.student.user_emb)
+
+    def item_scores(self, user_rows, items):
+        """user_rows [n, d] (from user_rows), items [n, W] -> scores [n, W]; gradient flows to both."""
+        return pair_scores(user_rows, self.item_table(), items)
+
+    def user_scores(self, item_rows, users):
+        """item_rows [n, d] (from item_rows), users [n, W] -> scores [n, W]; gradient flows to both."""
+        return pair_scores(item_rows, self.user_table(), users)
 
     def _rows(self, table, index):
         return self.grads.rows(table, index.reshape(-1)).reshape(*index.shape, table.shape[1])

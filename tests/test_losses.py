@@ -116,6 +116,23 @@ def test_relaxed_ranking_loss_is_stable_for_large_scores():
     # by hand: step 1: 800 - log(e^800 + e^790 + e^805) ; step 2: 790 - log(e^790 + e^805)
     expected = -((800 - (805 + math.log1p(math.exp(-5) + math.exp(-15)))) + (790 - (805 + math.log1p(math.exp(-15)))))
     assert loss.item() == pytest.approx(expected, rel=1e-5)
+    # values spanning more than float64's exponent range take the logcumsumexp form:
+    # step 1: 1000 - log(e^1000 + e^0 + e^-5 + e^0) = 0 (to double precision); step 2: 0 - log(1 + e^-5 + 1)
+    wide = sampled_rrd_loss(torch.tensor([[1000.0, 0.0]], dtype=torch.float64), torch.tensor([[-5.0, 0.0]], dtype=torch.float64))
+    assert wide.item() == pytest.approx(math.log(2 + math.exp(-5)), rel=1e-9)
+
+
+def test_relaxed_ranking_loss_gradient_against_autograd_of_the_definition():
+    """The shifted float64 form has the gradient of the plain definition (checked in float64)."""
+    a = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    sampled_rrd_loss(a, b).sum().backward()
+    fast = (a.grad.clone(), b.grad.clone())
+    a.grad = b.grad = None
+    rest = torch.exp(b).sum(1, keepdim=True)
+    plain = -(a - torch.log(torch.exp(a).flip(1).cumsum(1).flip(1) + rest)).sum()
+    plain.backward()
+    assert torch.allclose(fast[0], a.grad) and torch.allclose(fast[1], b.grad)
 
 
 def test_unsampled_loss_against_a_loop():
@@ -157,3 +174,24 @@ def test_unsampled_loss_against_a_loop():
     relaxed_ranking_loss(a, torch.logsumexp(full.masked_fill(mask, -torch.inf), 1)).sum().backward()
     assert torch.allclose(student.user_emb.grad, ref.user_emb.grad, rtol=1e-4, atol=1e-5)
     assert torch.allclose(student.item_emb.grad, ref.item_emb.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_pair_scores_sparse_path_matches_gather_and_autograd():
+    """The CPU sparse form (sampled product forward, two sparse products backward) gives the scores
+    and both gradients of the plain gather; columns repeat across rows and are unsorted within them."""
+    from Utils.pair_scores import _SparsePairScores
+    gen = torch.Generator().manual_seed(3)
+    rows = torch.randn(7, 5, generator=gen, requires_grad=True)
+    table = torch.randn(30, 5, generator=gen, requires_grad=True)
+    cols = torch.stack([torch.randperm(12, generator=gen)[:4] for _ in range(7)])   # columns 12.. unused
+    upstream = torch.randn(7, 4, generator=gen)
+    fast = _SparsePairScores.apply(rows, table, cols)
+    (fast * upstream).sum().backward()
+    fast_grads = rows.grad.clone(), table.grad.clone()
+    rows.grad = table.grad = None
+    slow = torch.stack([torch.stack([rows[b] @ table[c] for c in cols[b]]) for b in range(7)])
+    (slow * upstream).sum().backward()
+    assert torch.allclose(fast, slow, atol=1e-5)
+    assert torch.allclose(fast_grads[0], rows.grad, atol=1e-5)
+    assert torch.allclose(fast_grads[1], table.grad, atol=1e-5)
+    assert (fast_grads[1][12:] == 0).all() and (fast_grads[1][:12] != 0).any()
