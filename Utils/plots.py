@@ -14,8 +14,8 @@ from Utils.errors import InputError, run_cli  # noqa: E402
 from Utils.logs import find_logs, read_log  # noqa: E402
 from Utils.paper import KEYS, reference_rows  # noqa: E402
 
-DEFAULT_RUNS = ["teacher", "student", "DE", "URRD", "IR_RRD", "URRD_unsampled", "DERRD", "DERRD_unsampled"]
-KIND = {"IR_RRD": "IR_RRD", "URRD_unsampled": None, "DERRD_unsampled": None}
+DEFAULT_RUNS = ["teacher", "student", "DE", "URRD", "IR_RRD", "URRD_unsampled_K100", "DERRD", "DERRD_unsampled"]
+KIND = {"IR_RRD": "IR_RRD", "URRD_unsampled_K100": None, "DERRD_unsampled": None}
 
 
 def load_runs(log_dir, runs=None, original_dir=None):
