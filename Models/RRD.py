@@ -174,7 +174,7 @@ class IRRRD(Method):
 
     def __init__(self, item_lists, split, generator, user_side, lmbda=5e-4, K=20, L=20, T=10.0):
         device = item_lists.device
-        self.lmbda, self.user_side, self.K = lmbda, user_side, K
+        self.lmbda, self.user_side = lmbda, user_side
         train_users = torch.from_numpy(split.train_users).to(device)
         train_items = torch.from_numpy(split.train_items).to(device)
         check_enough_unobserved(torch.bincount(train_items), split.n_users, item_lists.shape[1] + L, "IR-RRD")
@@ -191,4 +191,5 @@ class IRRRD(Method):
         item_rows = batch.item_rows(items)
         users_of = torch.cat([self.sampler.interesting[items], self.sampler.uninteresting[items]], 1)
         scores = batch.user_scores(item_rows, users_of)                       # [n_items, K_I + L_I]
-        return {"IR": self.lmbda * sampled_rrd_loss(scores[:, :self.K], scores[:, self.K:]).sum()}
+        K = self.sampler.K
+        return {"IR": self.lmbda * sampled_rrd_loss(scores[:, :K], scores[:, K:]).sum()}

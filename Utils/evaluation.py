@@ -4,12 +4,11 @@ Tie rule (pessimistic): rank = 1 + number of competing items whose score is >= t
 A target tied with a competitor is placed behind it, so a constant scorer gets the worst rank
 (500 of 500 under the sampled protocol) and scores 0 on every metric.
 """
-import warnings
 
 import numpy as np
 import torch
 
-from Utils.csr import build_csr, gather_rows
+from Utils.csr import build_csr, fixed_width_csr, gather_rows, sampled_product
 
 CUTOFFS = (5, 10, 20)
 METRIC_KEYS = tuple(f"{m}@{n}" for n in CUTOFFS for m in ("H", "N", "M"))
@@ -40,24 +39,15 @@ class SampledScorer:
 
     def __init__(self, items):
         self.items = items
-        n_rows, width = items.shape
         self.pattern = None
         if items.device.type == "cpu":
-            crow = torch.arange(0, n_rows * width + 1, width)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")   # "sparse CSR support is in beta"
-                self.pattern = torch.sparse_csr_tensor(crow, items.reshape(-1), torch.zeros(n_rows * width),
-                                                       size=(n_rows, 1 + int(items.max())))
+            self.pattern = fixed_width_csr(items, 1 + int(items.max()), torch.zeros(items.shape))
 
     def __call__(self, user_rows, item_table):
         """user_rows [B, d], item_table [n_items, d] -> scores [B, C]."""
         if self.pattern is None:
             return torch.bmm(item_table[self.items], user_rows.unsqueeze(2)).squeeze(2)
-        table = item_table[:self.pattern.shape[1]]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            product = torch.sparse.sampled_addmm(self.pattern, user_rows, table.T, beta=0.0)
-        return product.values().reshape(self.items.shape)
+        return sampled_product(self.pattern, user_rows, item_table).reshape(self.items.shape)
 
 
 class Evaluator:

@@ -12,23 +12,13 @@ import warnings
 
 import torch
 
-
-def _pattern(cols, n_cols, values):
-    """CSR [n, n_cols] with the W entries of each row at ``cols`` [n, W] (any order) holding ``values``."""
-    n, width = cols.shape
-    crow = torch.arange(0, n * width + 1, width, device=cols.device)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")      # "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(crow, cols.reshape(-1), values.reshape(-1), size=(n, n_cols))
+from Utils.csr import fixed_width_csr, sampled_product
 
 
 class _SparsePairScores(torch.autograd.Function):
     @staticmethod
     def forward(ctx, rows, table, cols):
-        pattern = _pattern(cols, len(table), rows.new_zeros(cols.numel()))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            scores = torch.sparse.sampled_addmm(pattern, rows, table.T, beta=0.0).values()
+        scores = sampled_product(fixed_width_csr(cols, len(table), rows.new_zeros(cols.shape)), rows, table)
         ctx.save_for_backward(rows, table, cols)
         return scores.reshape(cols.shape)
 
@@ -40,14 +30,14 @@ class _SparsePairScores(torch.autograd.Function):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if ctx.needs_input_grad[0]:
-                grad_rows = torch.sparse.mm(_pattern(cols, len(table), grad), table)
+                grad_rows = torch.sparse.mm(fixed_width_csr(cols, len(table), grad), table)
             if ctx.needs_input_grad[1]:
                 grad_table = torch.sparse.mm(_transposed_pattern(cols, len(table), grad), rows)
         return grad_rows, grad_table, None
 
 
 def _transposed_pattern(cols, n_cols, values):
-    """The transpose of ``_pattern(cols, n_cols, values)``: CSR [n_cols, n], built by one argsort
+    """The transpose of ``fixed_width_csr(cols, n_cols, values)``: CSR [n_cols, n], built by one argsort
     (on CPU about twice as fast as letting torch transpose and convert)."""
     n, width = cols.shape
     flat = cols.reshape(-1)
