@@ -4,7 +4,7 @@
     python main_DE.py --selection attention    # ablation: softmax weights without Gumbel selection
     python main_DE.py --num_expert 1           # ablation: one expert (plain hint regression)
 
-Logs: logs/<dataset>/DE.{log,jsonl,ranks.npz}.
+Logs: runs/<dataset>/DE.{log,jsonl,ranks.npz}.
 """
 from Utils.distill import add_de_flags, build_de, distill_main
 from Utils.errors import run_cli
@@ -12,8 +12,13 @@ from Utils.errors import run_cli
 
 def main(argv=None):
     return distill_main(__doc__, [add_de_flags], lambda ctx, teacher, path: build_de(ctx, teacher, ctx.args.dim),
-                        lambda a: "DE" if a.selection == "gumbel" and a.num_expert == 30 else
-                        f"DE_{a.selection}_M{a.num_expert}", "DE", argv)
+                        de_run_name, "DE", argv)
+
+
+def de_run_name(a):
+    if a.selection == "gumbel" and a.num_expert == 30:
+        return "DE", ()
+    return f"DE_{a.selection}_M{a.num_expert}", ("selection", "num_expert")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     python main_DERRD.py                       # DE + URRD, CiteULike, split seed 0
     python main_DERRD.py --sampling none       # DE + unsampled RRD
 
-Logs: logs/<dataset>/{DERRD,DERRD_unsampled}.{log,jsonl,ranks.npz}.
+Logs: runs/<dataset>/{DERRD,DERRD_unsampled}.{log,jsonl,ranks.npz}.
 """
 from Models.method import Combined
 from Utils.distill import add_de_flags, add_rrd_flags, build_de, build_rrd, distill_main
@@ -16,7 +16,7 @@ def build(ctx, teacher, teacher_path):
 
 def main(argv=None):
     return distill_main(__doc__, [add_de_flags, add_rrd_flags], build,
-                        lambda a: "DERRD" if a.sampling == "paper" else "DERRD_unsampled", "DERRD", argv)
+                        lambda a: ("DERRD", ()) if a.sampling == "paper" else ("DERRD_unsampled", ("sampling",)), "DERRD", argv)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
     python main_URRD.py --sampling none        # unsampled ranking matching (WWW'23)
     python main_URRD.py --IR_reg_lmbda 5e-4    # IR-RRD: adds the item-side loss
 
-Logs: logs/<dataset>/{URRD,URRD_unsampled_K<K>,IR_RRD}.{log,jsonl,ranks.npz}.
+Logs: runs/<dataset>/{URRD,URRD_unsampled_K<K>,IR_RRD}.{log,jsonl,ranks.npz}.
 """
 from Utils.distill import add_rrd_flags, build_rrd, distill_main, rrd_run_name
 from Utils.errors import run_cli

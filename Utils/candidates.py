@@ -70,8 +70,9 @@ def load_or_sample_candidates(split, loo_seed, num_candidates, cache_dir):
                 stored_key = json.loads(str(stored["key"]))
                 candidates = stored["candidates"]
                 stored_sum = str(stored["checksum"])
-        except (OSError, ValueError, KeyError) as err:
-            raise InputError(f"{path}: unreadable candidate cache ({err}); delete it to resample") from None
+        except Exception as err:   # a truncated or corrupted file: BadZipFile, EOFError, ValueError...
+            raise InputError(f"{path}: unreadable candidate cache ({type(err).__name__}); delete it "
+                             "to resample") from None
         if stored_key != key or checksum(candidates) != stored_sum:
             raise InputError(f"{path}: candidate cache does not match this split (key or checksum); "
                              "delete it to resample")

@@ -1,5 +1,11 @@
-"""Checkpoints that carry the key of everything that determined them, checked on load."""
+"""Checkpoints that carry the key of everything that determined them, checked on load.
+
+A checkpoint holds only tensors and plain values (dicts, lists, strings, numbers) and is read with
+``torch.load(weights_only=True)``: a file that would need anything else unpickled is refused, so a
+crafted file cannot run code.
+"""
 import os
+import pickle
 
 import torch
 
@@ -13,17 +19,35 @@ def save_checkpoint(path, state, key, extra=None):
         torch.save({"key": key, "state": state, **(extra or {})}, tmp)
 
 
-def load_checkpoint(path, expected_key):
-    """The checkpoint at ``path``; refused (InputError) when its key differs from ``expected_key``."""
+def read_checkpoint(path):
+    """The stored dict at ``path`` (tensors and plain values only), without checking its key."""
     if not os.path.isfile(path):
         raise InputError(f"no checkpoint at {path}")
     try:
-        stored = torch.load(path, map_location="cpu", weights_only=False)
-        key = stored["key"]
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower():
+            raise InputError(f"{path}: holds objects other than tensors and plain values; refusing to "
+                             "unpickle it (only weights are ever loaded)") from None
+        raise InputError(f"{path}: not a readable checkpoint of this project (UnpicklingError)") from None
     except Exception as err:  # a truncated or foreign file
-        raise InputError(f"{path}: not a readable checkpoint of this project ({err})") from None
-    differing = sorted(k for k in set(key) | set(expected_key) if key.get(k) != expected_key.get(k))
+        raise InputError(f"{path}: not a readable checkpoint of this project ({type(err).__name__})") from None
+    if not isinstance(stored, dict) or not isinstance(stored.get("key"), dict) or "state" not in stored:
+        raise InputError(f"{path}: not a checkpoint of this project (no key and state)")
+    return stored
+
+
+def check_key(path, key, expected_key, fields=None):
+    """Refuse (InputError) when ``key`` differs from ``expected_key`` on ``fields`` (default: all)."""
+    names = set(key) | set(expected_key) if fields is None else set(fields)
+    differing = sorted(k for k in names if key.get(k) != expected_key.get(k))
     if differing:
         detail = ", ".join(f"{k}: checkpoint {key.get(k)!r} vs run {expected_key.get(k)!r}" for k in differing)
         raise InputError(f"{path} does not match this run ({detail}); refusing to use it")
+
+
+def load_checkpoint(path, expected_key):
+    """The checkpoint at ``path``; refused (InputError) when its key differs from ``expected_key``."""
+    stored = read_checkpoint(path)
+    check_key(path, stored["key"], expected_key)
     return stored

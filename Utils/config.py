@@ -1,18 +1,33 @@
-"""Command-line flags shared by every entry script, with the original release's names and defaults."""
+"""Command-line flags shared by every entry script, with the original release's names and defaults.
+
+Each default is declared once, here or beside the method that owns the flag; every flag has a help
+text so ``--help`` shows its default.
+"""
 import argparse
+import math
 
 import torch
 
 from Utils.errors import InputError
 
+# Training settings of a base model; recorded in checkpoint keys (a model's key says how it was trained).
+TRAINING_DEFAULTS = {"lr": 1e-3, "reg": 1e-3, "batch_size": 1024, "num_ns": 1, "max_epoch": 1000,
+                     "early_stop": 20, "es_epoch": 0}
+TRAINING_FLAGS = ("batch_size", "num_ns", "max_epoch", "early_stop", "es_epoch")
+
+# Where a user's run writes its logs (git-ignored); reference runs pass --log_path logs/ deliberately.
+DEFAULT_LOG_PATH = "runs/"
+
 
 def common_parser(description, dim=200):
-    """The flags of the original scripts (REFERENCE section 1-2) plus device, seed and evaluation."""
+    """The flags of the original scripts plus device, seed and evaluation. ``dim=None`` leaves out
+    ``--dim`` (the distillation scripts derive the student's size from ``--percent``)."""
+    d = TRAINING_DEFAULTS
     p = argparse.ArgumentParser(description=description,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group("data and protocol")
     g.add_argument("--data_path", default="data/", help="folder holding one folder per dataset")
-    g.add_argument("--dataset", default="citeULike")
+    g.add_argument("--dataset", default="citeULike", help="dataset folder name under --data_path")
     g.add_argument("--LOO_seed", type=int, default=0,
                    help="leave-one-out split seed; 0 uses the shipped split when the folder has one")
     g.add_argument("--min_user_inter", type=int, default=5, help="keep users with at least this many items")
@@ -24,22 +39,27 @@ def common_parser(description, dim=200):
                    help="sampled: the paper's 499 negatives; full: all unobserved items (used for "
                         "selection too); both: sampled for selection, full reported beside")
     g = p.add_argument_group("training")
-    g.add_argument("--dim", type=int, default=dim, help="embedding size")
-    g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--reg", type=float, default=1e-3, help="Adam weight decay (coupled L2)")
-    g.add_argument("--batch_size", type=int, default=1024)
-    g.add_argument("--num_ns", type=int, default=1, help="negatives per training interaction")
-    g.add_argument("--max_epoch", type=int, default=1000)
-    g.add_argument("--early_stop", type=int, default=20, help="patience, in evaluations")
-    g.add_argument("--es_epoch", type=int, default=0, help="first epoch evaluated (and counted for early stopping)")
+    if dim is not None:
+        g.add_argument("--dim", type=int, default=dim, help="embedding size")
+    g.add_argument("--lr", type=float, default=d["lr"], help="Adam learning rate")
+    g.add_argument("--reg", type=float, default=d["reg"], help="Adam weight decay (coupled L2)")
+    g.add_argument("--batch_size", type=int, default=d["batch_size"], help="training triples per batch")
+    g.add_argument("--num_ns", type=int, default=d["num_ns"], help="negatives per training interaction")
+    g.add_argument("--max_epoch", type=int, default=d["max_epoch"], help="most epochs to train")
+    g.add_argument("--early_stop", type=int, default=d["early_stop"], help="patience, in evaluations")
+    g.add_argument("--es_epoch", type=int, default=d["es_epoch"],
+                   help="first epoch evaluated (and counted for early stopping)")
     g = p.add_argument_group("run")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     g.add_argument("--seed", type=int, default=0, help="seed of initialisation and all per-epoch sampling")
     g.add_argument("--num_threads", type=int, default=0, help="CPU threads (0 = torch's default)")
     g.add_argument("--save_path", default="Saved_models/",
                    help="git-ignored folder for checkpoints, candidates and teacher ranking lists")
-    g.add_argument("--log_path", default="logs/", help="logs go to <log_path>/<dataset>/<run name>.*")
-    g.add_argument("--run_name", default=None, help="name of the log files (default from the method)")
+    g.add_argument("--log_path", default=DEFAULT_LOG_PATH,
+                   help="logs go to <log_path>/<dataset>/<run name>.*; the committed reference logs "
+                        "live in logs/ and are written only when a run names it")
+    g.add_argument("--run_name", default=None, help="name of the log files (default from the method "
+                                                     "and every flag that differs from its default)")
     g.add_argument("--quiet", action="store_true", help="do not echo the human log to stdout")
     return p
 
@@ -47,10 +67,18 @@ def common_parser(description, dim=200):
 _POSITIVE = ("dim", "batch_size", "num_ns", "max_epoch", "early_stop", "num_candidates", "min_user_inter")
 
 
+def check_finite(args):
+    """Every float flag must be a finite number (nan or inf would train a meaningless model)."""
+    for name, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"--{name} must be a finite number, got {value}")
+
+
 def validate(args):
     """Range checks; an out-of-range flag raises InputError naming it."""
+    check_finite(args)
     for name in _POSITIVE:
-        if getattr(args, name) < 1:
+        if hasattr(args, name) and getattr(args, name) < 1:
             raise InputError(f"--{name} must be at least 1, got {getattr(args, name)}")
     for name in ("lr",):
         if not getattr(args, name) > 0:
@@ -73,12 +101,3 @@ def resolve_device(name):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {name}: CUDA is not available on this machine")
     return device
-
-
-def with_suffixes(name, args):
-    """Run name with the split seed and seed appended when they are not 0."""
-    if args.LOO_seed:
-        name += f"_LOO{args.LOO_seed}"
-    if args.seed:
-        name += f"_seed{args.seed}"
-    return name

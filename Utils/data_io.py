@@ -157,21 +157,31 @@ def read_raw(path):
 
 
 def read_split_file(path):
-    """A fixed split file: header ``user<TAB>item``, then integer pairs. Returns int64 arrays (users, items)."""
-    pairs = []
+    """A fixed split file: header ``user<TAB>item``, then integer pairs.
+
+    -> int64 arrays (users, items, line numbers); a line with other than two fields, or none at all
+    after the header, is an InputError naming the file (and line)."""
+    pairs, line_numbers = [], []
     with _open(path) as f:
         header = f.readline()
-        if header.strip().split("\t")[:2] != ["user", "item"]:
+        if header.strip().split("\t") != ["user", "item"]:
             raise InputError(f"{path}, line 1: expected the header 'user<TAB>item'")
         for line_no, line in enumerate(f, start=2):
             if not line.strip():
                 continue
-            fields = line.split("\t")
+            fields = line.rstrip("\r\n").split("\t")
             try:
+                if len(fields) != 2:
+                    raise ValueError
                 pairs.append((int(fields[0]), int(fields[1])))
-            except (ValueError, IndexError):
-                raise InputError(f"{path}, line {line_no}: expected two integer ids 'user<TAB>item'") from None
+            except ValueError:
+                raise InputError(f"{path}, line {line_no}: expected two integer ids 'user<TAB>item', "
+                                 f"got {len(fields)} field(s)") from None
+            line_numbers.append(line_no)
+    if not pairs:
+        raise InputError(f"{path}: no interactions after the header")
     array = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if (array < 0).any():
-        raise InputError(f"{path}: ids must be non-negative")
-    return array[:, 0], array[:, 1]
+        bad = int(np.nonzero((array < 0).any(1))[0][0])
+        raise InputError(f"{path}, line {line_numbers[bad]}: ids must be non-negative")
+    return array[:, 0], array[:, 1], np.asarray(line_numbers, dtype=np.int64)

@@ -115,20 +115,52 @@ class SplitData:
                 f"interactions, {int((self.test_item >= 0).sum())} test users ({self.source})")
 
 
+def _first_repeat(keys):
+    """Index of the first entry of ``keys`` that repeats an earlier one, or None."""
+    _, first = np.unique(keys, return_index=True)
+    repeated = np.setdiff1d(np.arange(len(keys)), first)
+    return int(repeated.min()) if len(repeated) else None
+
+
 def _load_fixed_split(folder, name):
-    parts = {part: read_split_file(os.path.join(folder, f"{part}.tsv")) for part in ("train", "valid", "test")}
-    all_users = np.concatenate([parts[p][0] for p in parts])
-    all_items = np.concatenate([parts[p][1] for p in parts])
-    n_users, n_items = int(all_users.max()) + 1, int(all_items.max()) + 1
+    """Read train/valid/test.tsv and check they form a leave-one-out split: no repeated (user, item)
+    row, at most one valid and one test item per user, every held-out user also in train, and no
+    held-out item among the user's train items (each violation: one line naming file and line)."""
+    paths = {part: os.path.join(folder, f"{part}.tsv") for part in ("train", "valid", "test")}
+    parts = {part: read_split_file(path) for part, path in paths.items()}
+    n_users = int(max(parts[p][0].max() for p in parts)) + 1
+    n_items = int(max(parts[p][1].max() for p in parts)) + 1
+    train_users, train_items, train_lines = parts["train"]
+    repeat = _first_repeat(train_users * n_items + train_items)
+    if repeat is not None:
+        raise InputError(f"{paths['train']}, line {train_lines[repeat]}: user {train_users[repeat]} "
+                         f"item {train_items[repeat]} appears twice")
+    in_train = np.zeros(n_users, dtype=bool)
+    in_train[train_users] = True
+    train_keys = np.sort(train_users * n_items + train_items)
     held = {}
     for part in ("valid", "test"):
-        users, items = parts[part]
-        if len(np.unique(users)) != len(users):
-            raise InputError(f"{os.path.join(folder, part + '.tsv')}: a user appears twice "
+        users, items, lines = parts[part]
+        repeat = _first_repeat(users)
+        if repeat is not None:
+            raise InputError(f"{paths[part]}, line {lines[repeat]}: user {users[repeat]} appears twice "
                              "(leave-one-out holds out one item per user)")
+        absent = np.nonzero(~in_train[users])[0]
+        if len(absent):
+            raise InputError(f"{paths[part]}, line {lines[absent[0]]}: user {users[absent[0]]} has no "
+                             "training interactions")
+        keys = users * n_items + items
+        position = np.minimum(np.searchsorted(train_keys, keys), len(train_keys) - 1)
+        also_train = np.nonzero(train_keys[position] == keys)[0]
+        if len(also_train):
+            b = also_train[0]
+            raise InputError(f"{paths[part]}, line {lines[b]}: user {users[b]} item {items[b]} is also "
+                             "in train.tsv")
         held[part] = np.full(n_users, NO_ITEM, dtype=np.int64)
         held[part][users] = items
-    train_users, train_items = parts["train"]
+    same = np.nonzero((held["valid"] >= 0) & (held["valid"] == held["test"]))[0]
+    if len(same):
+        raise InputError(f"{paths['test']}: user {same[0]} has the same valid and test item")
     return SplitData(name, n_users, n_items, train_users, train_items, held["valid"], held["test"],
                      source="fixed split train/valid/test.tsv")
 

@@ -4,10 +4,11 @@ import os
 from Models.DE import DE, DEFAULT_SKIP_RATIO
 from Models.method import Combined
 from Models.RRD import IRRRD, URRD
-from Utils.config import common_parser, with_suffixes
+from Utils.config import common_parser
 from Utils.errors import InputError
 from Utils.experiment import new_student, run, setup, split_key
 from Utils.ranking_lists import load_or_compute_lists
+from Utils.run_names import run_name
 from Utils.teacher import add_teacher_flags, load_or_train_teacher, teacher_key
 
 BEST_UNSAMPLED_K = 100  # default U_K of --sampling none: best valid H@5 of the K sweep (README)
@@ -62,8 +63,13 @@ def build_rrd(ctx, teacher, teacher_path):
     for flag in ("U_K", "U_L", "list_len", "I_K", "I_L"):
         if getattr(a, flag) < 1:
             raise InputError(f"--{flag} must be at least 1, got {getattr(a, flag)}")
+    for flag in ("U_T", "I_T"):
+        if not getattr(a, flag) > 0:
+            raise InputError(f"--{flag} must be positive, got {getattr(a, flag)}")
     if a.U_K > a.list_len or a.I_K > a.list_len:
         raise InputError(f"--U_K and --I_K must not exceed --list_len ({a.list_len})")
+    if a.list_len >= ctx.split.n_items:
+        raise InputError(f"--list_len {a.list_len} must be below the number of items ({ctx.split.n_items})")
     if a.IR_reg_lmbda and a.sampling != "paper":
         raise InputError("--IR_reg_lmbda needs --sampling paper (it uses the sampled user-side items)")
     key = teacher_key(ctx)
@@ -75,27 +81,38 @@ def build_rrd(ctx, teacher, teacher_path):
     return Combined([urrd, IRRRD(item_lists, ctx.split, ctx.generator, urrd, a.IR_reg_lmbda, a.I_K, a.I_L, a.I_T)])
 
 
-def rrd_run_name(a, prefix=""):
-    if a.IR_reg_lmbda:
-        return prefix + "IR_RRD"
-    return prefix + ("URRD" if a.sampling == "paper" else f"URRD_unsampled_K{a.U_K}")
+def rrd_run_name(a):
+    """(base name, flags it states): URRD, URRD_unsampled_K<K> or IR_RRD (item side at 5e-4)."""
+    if a.IR_reg_lmbda == 5e-4 and a.sampling == "paper":
+        return "IR_RRD", ("IR_reg_lmbda",)
+    if a.sampling == "paper":
+        return "URRD", ()
+    return f"URRD_unsampled_K{a.U_K}", ("sampling", "U_K")
 
 
 def distill_main(doc, add_flags, build_method, default_name, kind, argv=None):
-    """Parse common + teacher + method flags, load (or train) the teacher, train the student."""
-    parser = common_parser(doc.strip().splitlines()[0], dim=20)
+    """Parse common + teacher + method flags, load (or train) the teacher, train the student.
+
+    ``default_name(args)`` -> (base run name, flags the base name states); every other flag that
+    differs from its default is appended (Utils.run_names)."""
+    parser = common_parser(doc.strip().splitlines()[0], dim=None)
     add_teacher_flags(parser)
     for add in add_flags:
         add(parser)
     args = parser.parse_args(argv)
+    as_given = dict(vars(args))
     if not 0 < args.percent <= 1:
         raise InputError(f"--percent must be in (0, 1], got {args.percent}")
-    args.dim = max(1, int(args.teacher_dim * args.percent))
+    args.dim = int(args.teacher_dim * args.percent)
+    if args.dim < 1:
+        raise InputError(f"--teacher_dim {args.teacher_dim} x --percent {args.percent} gives a student "
+                         "of dim 0")
     ctx = setup(args)
-    teacher, teacher_path = load_or_train_teacher(ctx)
+    teacher, teacher_path, teacher_lines = load_or_train_teacher(ctx)
     method = build_method(ctx, teacher, teacher_path)
-    name = args.run_name or with_suffixes(default_name(args), args)
-    header = [f"Student Dim:: {args.dim}  Teacher:: {teacher_path}"] + method.describe()
+    base, consumed = default_name(args)
+    name = args.run_name or run_name(parser, as_given, base, consumed)
+    header = [f"Student Dim:: {args.dim}"] + teacher_lines + method.describe()
     key = dict(split_key(ctx), model="BPR", dim=args.dim, method=method.name, seed=args.seed)
     path = os.path.join(args.save_path, args.dataset, f"{name}.student.pt")   # the student alone
     return run(ctx, new_student(ctx, args.dim), method, name, kind, header=header,

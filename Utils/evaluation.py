@@ -2,7 +2,9 @@
 
 Tie rule (pessimistic): rank = 1 + number of competing items whose score is >= the target's.
 A target tied with a competitor is placed behind it, so a constant scorer gets the worst rank
-(500 of 500 under the sampled protocol) and scores 0 on every metric.
+(500 of 500 under the sampled protocol) and scores 0 on every metric. A nan score counts as the
+worst score (below -inf, behind every competitor), so a diverged model can never look perfect; the
+evaluator also counts such scores so the training loop can stop the run.
 """
 
 import numpy as np
@@ -28,6 +30,12 @@ def metrics_from_ranks(ranks, cutoffs=CUTOFFS):
         out[f"N@{n}"] = (hit / torch.log2(ranks + 1)).mean().item()
         out[f"M@{n}"] = (hit / ranks).mean().item()
     return out
+
+
+def worst_for_nan(scores):
+    """nan -> -inf, so that under the >= tie rule a nan target is behind every competitor and a nan
+    competitor is behind every target but a nan one."""
+    return torch.nan_to_num(scores, nan=-torch.inf, posinf=torch.inf, neginf=-torch.inf)
 
 
 class SampledScorer:
@@ -75,14 +83,18 @@ class Evaluator:
             items = torch.cat([valid.clamp_min(0).unsqueeze(1), self.test_item[users].unsqueeze(1), candidates[users]], 1)
             self.chunks.append((users, valid >= 0, SampledScorer(items)))
         self.train_ptr, self.train_items = build_csr(split.train_users, split.train_items, split.n_users, device)
+        self.nonfinite_scores = 0       # scores of the last evaluation that were nan or inf
 
     @torch.no_grad()
     def ranks(self, model):
         """-> {'valid': [n_users] int64, 'test': ..., and 'valid_full'/'test_full' when full}; 0 = no target."""
         out = {k: torch.zeros(self.n_users, dtype=torch.int64, device=self.device)
                for k in (("valid", "test", "valid_full", "test_full") if self.full else ("valid", "test"))}
+        self.nonfinite_scores = 0
         for users, has_valid, scorer in self.chunks:
             scores = scorer(model.user_emb[users], model.item_emb)              # [B, 2 + C]
+            self.nonfinite_scores += int((~torch.isfinite(scores)).sum())
+            scores = worst_for_nan(scores)
             negatives = scores[:, 2:]
             ahead = (negatives.unsqueeze(1) >= scores[:, :2, None]).sum(2, dtype=torch.int32)  # [B, 2]
             out["valid"][users] = torch.where(has_valid, 1 + ahead[:, 0], 0).long()
@@ -92,7 +104,7 @@ class Evaluator:
         return out
 
     def _full_ranks(self, model, users, valid, test, has_valid, out):
-        scores = model.score_all(users)                                         # [B, n_items]
+        scores = worst_for_nan(model.score_all(users))                          # [B, n_items]
         rows = torch.arange(len(users), device=self.device)
         owner, items = gather_rows(self.train_ptr, self.train_items, users)
         train_scores = scores[owner, items]

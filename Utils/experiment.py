@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ from Utils.candidates import load_or_sample_candidates
 from Utils.checkpoint import save_checkpoint
 from Utils.config import resolve_device, validate
 from Utils.dataset import load_split
+from Utils.errors import InputError
 from Utils.evaluation import Evaluator
 from Utils.logger import RunLogger
 from Utils.paper import comparison_lines
@@ -37,6 +39,16 @@ def git_commit():
         return None
 
 
+def check_writable(folder, flag):
+    """Create ``folder`` and write a file into it, so an unwritable output stops the run before training."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise InputError(f"{flag}: cannot write into {folder} ({err.strerror})") from None
+
+
 def setup(args):
     """Validate flags, load the split and candidates, seed everything. -> Context."""
     validate(args)
@@ -45,6 +57,8 @@ def setup(args):
         torch.set_num_threads(args.num_threads)
     split = load_split(args.data_path, args.dataset, args.LOO_seed, args.min_user_inter, args.split_by,
                        args.min_rating)
+    check_writable(os.path.join(args.log_path, args.dataset), "--log_path")
+    check_writable(os.path.join(args.save_path, args.dataset), "--save_path")
     candidates = load_or_sample_candidates(split, args.LOO_seed, args.num_candidates, args.save_path)
     evaluator = Evaluator(split, candidates, device, mode=args.eval)
     torch.manual_seed(args.seed)
@@ -81,7 +95,7 @@ def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, c
         result.final["config"] = config
         logger.final(result.final)
         if "test" in result.final:      # absent when no epoch was evaluated (--es_epoch >= --max_epoch)
-            for text in comparison_lines(kind, result.final["test"]):
+            for text in comparison_lines(kind, result.final["test"], args.dataset):
                 logger.line(text)
         finished = True
     finally:
@@ -91,6 +105,8 @@ def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, c
             np.savez_compressed(f, **{k: v.astype(np.int32) for k, v in result.best_ranks.items()})
     if checkpoint_path:
         save_checkpoint(checkpoint_path, result.best_state, checkpoint_key,
-                        {"epoch": result.final["checkpoint_epoch"], "valid": result.final["valid"]})
+                        {"epoch": result.final["checkpoint_epoch"], "valid": result.final.get("valid", {}),
+                         "epochs_run": result.final["epochs_run"], "stopped": result.final["stopped"]})
         print(f"saved {checkpoint_path}", file=sys.stderr)
+        result.checkpoint_path = checkpoint_path
     return result

@@ -7,6 +7,7 @@ never write into one file: the last to finish wins, whole.
 """
 import json
 import os
+import re
 import sys
 
 from Utils.evaluation import CUTOFFS
@@ -22,9 +23,39 @@ def original_style_dict(metrics):
     return {f"{m}{n:02d}": round(metrics[f"{m}@{n}"], 4) for n in CUTOFFS for m in ("H", "M", "N")}
 
 
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_parts(folder, name):
+    """Remove the ``<name>.{log,jsonl}.<pid>.part`` files of runs whose process is gone (killed or
+    crashed runs), saying so; report those of runs still going. -> [removed paths]."""
+    pattern = re.compile(rf"^{re.escape(name)}\.(log|jsonl)\.(\d+)\.part$")
+    removed = []
+    for file in sorted(os.listdir(folder)):
+        match = pattern.match(file)
+        if not match or int(match.group(2)) == os.getpid():
+            continue
+        path = os.path.join(folder, file)
+        if process_alive(int(match.group(2))):
+            print(f"note: {path} belongs to a run still going (pid {match.group(2)})", file=sys.stderr)
+        else:
+            os.remove(path)
+            removed.append(path)
+            print(f"note: removed {path}, left by an unfinished earlier run", file=sys.stderr)
+    return removed
+
+
 class RunLogger:
     def __init__(self, folder, name, quiet=False):
         os.makedirs(folder, exist_ok=True)
+        clean_stale_parts(folder, name)
         self.paths = {ext: os.path.join(folder, f"{name}.{ext}") for ext in ("log", "jsonl")}
         self.part_suffix = f".{os.getpid()}.part"
         self.files = {ext: open(path + self.part_suffix, "w") for ext, path in self.paths.items()}

@@ -28,9 +28,10 @@ def reference_rows(kind):
     return rows
 
 
-def comparison_lines(kind, test_metrics):
-    """A small text table: our test metrics beside the paper's and the original log's."""
-    rows = {"ours": test_metrics, **reference_rows(kind)}
+def comparison_lines(kind, test_metrics, dataset="citeULike"):
+    """A small text table: our test metrics beside the paper's and the original log's (those are
+    CiteULike numbers, so other datasets get our row alone)."""
+    rows = {"ours": test_metrics, **(reference_rows(kind) if dataset == "citeULike" else {})}
     lines = [f"{'':14s}" + "".join(f"{k:>8s}" for k in KEYS)]
     for label, metrics in rows.items():
         lines.append(f"{label:14s}" + "".join(f"{metrics[k]:8.4f}" for k in KEYS))

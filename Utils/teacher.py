@@ -1,76 +1,154 @@
-"""Finding, training and loading the BPR teacher that the distillation scripts learn from."""
+"""The BPR base models of an entry script: training one (``main_teacher.py``), and finding, training
+and loading the frozen teacher that the distillation scripts learn from.
+
+A model's checkpoint key records its data and split, its size, optimiser and seed, and how long and
+in what batches it was trained; its file name says the same. A distillation script looks for the
+teacher trained with the teacher's own settings (``--teacher_dim/lr/reg/seed`` and the default
+training length), trains it with exactly those settings when it is missing, whatever the script's
+own ``--max_epoch`` or ``--batch_size``, and announces a teacher given as a file that was trained
+otherwise or stopped before converging.
+"""
+import argparse
 import os
 import sys
-from types import SimpleNamespace
 
 import torch
 
 from Models.BPR import BPR
-from Utils.checkpoint import load_checkpoint
+from Models.method import Method
+from Utils.checkpoint import check_key, load_checkpoint, read_checkpoint
+from Utils.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser
 from Utils.errors import InputError
-from Utils.experiment import split_key
+from Utils.experiment import Context, new_student, run, split_key
+from Utils.run_names import format_value, run_name
 
-TEACHER_DEFAULTS = {"dim": 200, "lr": 1e-3, "reg": 1e-3, "seed": 0}
+TEACHER_DEFAULTS = {"dim": 200, "lr": TRAINING_DEFAULTS["lr"], "reg": TRAINING_DEFAULTS["reg"], "seed": 0}
+IDENTITY = ("dataset", "split", "LOO_seed", "n_users", "n_items", "model", "dim", "lr", "reg", "seed")
+# flags a teacher trained for a distillation run takes from that run (data, protocol, where files go)
+SHARED_WITH_TEACHER = ("data_path", "dataset", "LOO_seed", "min_user_inter", "min_rating", "split_by",
+                       "num_candidates", "eval", "device", "num_threads", "save_path", "log_path", "quiet")
 
 
-def model_key(ctx, dim, lr, reg, seed):
-    """Everything that determines a trained BPR model: data, split, dims, optimiser, seed."""
-    return dict(split_key(ctx), model="BPR", dim=dim, lr=lr, reg=reg, seed=seed)
+def model_key(ctx, dim, lr, reg, seed, training):
+    """Everything that determines a trained BPR model: data, split, size, optimiser, seed, training."""
+    return dict(split_key(ctx), model="BPR", dim=dim, lr=lr, reg=reg, seed=seed,
+                **{f: training[f] for f in TRAINING_FLAGS})
 
 
 def checkpoint_file(folder, key):
+    """``<folder>/<dataset>/BPR_dim.._LOO.._seed.._lr.._reg.._<split>[_<changed training flags>].pt``."""
+    changed = "".join(f"_{f}{format_value(key[f])}" for f in TRAINING_FLAGS if key[f] != TRAINING_DEFAULTS[f])
     return os.path.join(folder, key["dataset"],
                         f"BPR_dim{key['dim']}_LOO{key['LOO_seed']}_seed{key['seed']}_lr{key['lr']:g}"
-                        f"_reg{key['reg']:g}_{key['split']}.pt")
+                        f"_reg{key['reg']:g}_{key['split']}{changed}.pt")
+
+
+def base_model_parser(description):
+    """The flags of ``main_teacher.py``."""
+    parser = common_parser(description, dim=TEACHER_DEFAULTS["dim"])
+    parser.add_argument("--save", type=int, default=1, choices=[0, 1], help="save the best checkpoint")
+    return parser
+
+
+def base_model_run_name(parser, args):
+    base = {200: "teacher", 20: "student"}.get(args.dim, f"BPR_dim{args.dim}")
+    return args.run_name or run_name(parser, vars(args), base, consumed=("dim",))
+
+
+def train_base_model(ctx, name, checkpoint_path):
+    """Train a BPR model with ``ctx.args`` (dim, lr, reg, seed, training flags): the function behind
+    ``main_teacher.py`` and behind every automatically trained teacher. -> TrainResult."""
+    a = ctx.args
+    key = model_key(ctx, a.dim, a.lr, a.reg, a.seed, vars(a))
+    kind = {200: "teacher", 20: "student"}.get(a.dim)
+    params = (ctx.split.n_users + ctx.split.n_items) * a.dim
+    return run(ctx, new_student(ctx, a.dim), Method(), name, kind,
+               header=[f"BPR dim {a.dim}: {params} parameters"],
+               checkpoint_path=checkpoint_path, checkpoint_key=key)
 
 
 def add_teacher_flags(parser):
     g = parser.add_argument_group("teacher")
     g.add_argument("--teacher_path", default="Saved_models/",
                    help="folder searched for the teacher checkpoint (keyed by data, split, dim, lr, reg, "
-                        "seed), or a checkpoint file")
-    g.add_argument("--teacher_dim", type=int, default=TEACHER_DEFAULTS["dim"])
-    g.add_argument("--teacher_seed", type=int, default=TEACHER_DEFAULTS["seed"])
-    g.add_argument("--teacher_lr", type=float, default=TEACHER_DEFAULTS["lr"])
-    g.add_argument("--teacher_reg", type=float, default=TEACHER_DEFAULTS["reg"])
+                        "seed and training length), or a checkpoint file")
+    g.add_argument("--teacher_dim", type=int, default=TEACHER_DEFAULTS["dim"], help="teacher embedding size")
+    g.add_argument("--teacher_seed", type=int, default=TEACHER_DEFAULTS["seed"], help="teacher training seed")
+    g.add_argument("--teacher_lr", type=float, default=TEACHER_DEFAULTS["lr"], help="teacher learning rate")
+    g.add_argument("--teacher_reg", type=float, default=TEACHER_DEFAULTS["reg"], help="teacher weight decay")
     g.add_argument("--percent", type=float, default=0.1, help="student dim = int(teacher_dim * percent)")
 
 
 def teacher_key(ctx):
+    """The key of the teacher a distillation run wants: its teacher flags, the default training."""
     a = ctx.args
-    return model_key(ctx, a.teacher_dim, a.teacher_lr, a.teacher_reg, a.teacher_seed)
+    return model_key(ctx, a.teacher_dim, a.teacher_lr, a.teacher_reg, a.teacher_seed, TRAINING_DEFAULTS)
+
+
+def teacher_args(args):
+    """The flags the automatic teacher is trained with: ``main_teacher.py``'s defaults, the teacher
+    flags of ``args``, and its data, protocol and output flags; never its training length."""
+    parser = base_model_parser("teacher")
+    values = vars(parser.parse_args([]))
+    values.update({f: getattr(args, f) for f in SHARED_WITH_TEACHER})
+    values.update(dim=args.teacher_dim, lr=args.teacher_lr, reg=args.teacher_reg, seed=args.teacher_seed)
+    return parser, argparse.Namespace(**values)
+
+
+def describe_teacher(path, stored):
+    """Lines that say how a teacher checkpoint was trained, with a warning where it differs from the
+    teacher defaults or stopped at its epoch limit rather than by early stopping."""
+    key = stored["key"]
+    lines = [f"Teacher:: {path} (dim {key['dim']}, trained {stored.get('epochs_run', '?')} epochs, "
+             f"stopped by {stored.get('stopped', 'unknown')})"]
+    changed = [f"{f} {key.get(f)} (default {TRAINING_DEFAULTS[f]})" for f in TRAINING_FLAGS
+               if key.get(f) != TRAINING_DEFAULTS[f]]
+    if changed:
+        lines.append("WARNING: this teacher was trained with " + ", ".join(changed))
+    if stored.get("stopped") == "max_epoch":
+        lines.append("WARNING: this teacher stopped at its epoch limit, before early stopping: it may be undertrained")
+    return lines
 
 
 def load_or_train_teacher(ctx):
-    """The frozen teacher for this run's data and split; trained first (with the teacher defaults)
-    when no checkpoint exists; refused when a given checkpoint's key does not match."""
+    """The frozen teacher for this run's data and split -> (teacher, checkpoint path, description lines).
+
+    ``--teacher_path`` a file: used when its data, split, size, optimiser and seed match (refused
+    otherwise), its training settings announced. A folder: the checkpoint with the teacher's key,
+    trained first when missing."""
+    given = ctx.args.teacher_path
     key = teacher_key(ctx)
-    given_file = ctx.args.teacher_path.endswith(".pt")
-    path = ctx.args.teacher_path if given_file else checkpoint_file(ctx.args.teacher_path, key)
-    if not os.path.isfile(path):
-        if given_file:
-            raise InputError(f"--teacher_path {path}: no such checkpoint")
-        print(f"no teacher checkpoint at {path}: training the teacher first "
-              f"(dim {key['dim']}, lr {key['lr']:g}, reg {key['reg']:g}, seed {key['seed']})", file=sys.stderr)
-        _train_teacher(ctx, key, path)
-    stored = load_checkpoint(path, key)
-    teacher = BPR(ctx.split.n_users, ctx.split.n_items, key["dim"])
+    if os.path.isfile(given):
+        stored = read_checkpoint(given)
+        check_key(given, stored["key"], key, IDENTITY)
+        path = given
+    elif given.endswith(".pt") or os.path.exists(given) and not os.path.isdir(given):
+        raise InputError(f"--teacher_path {given}: no such checkpoint file or folder")
+    else:
+        path = checkpoint_file(given, key)
+        if not os.path.isfile(path):
+            print(f"no teacher checkpoint at {path}: training the teacher first (dim {key['dim']}, "
+                  f"lr {key['lr']:g}, reg {key['reg']:g}, seed {key['seed']}, the teacher's default "
+                  "training)", file=sys.stderr)
+            train_teacher(ctx, path)
+        stored = load_checkpoint(path, key)
+    lines = describe_teacher(path, stored)
+    for text in lines[1:]:
+        print(text, file=sys.stderr)
+    teacher = BPR(ctx.split.n_users, ctx.split.n_items, stored["key"]["dim"])
     teacher.load_state_dict(stored["state"])
     teacher.to(ctx.device).requires_grad_(False)
-    return teacher, path
+    return teacher, path, lines
 
 
-def _train_teacher(ctx, key, path):
-    from Models.method import Method
-    from Utils.config import with_suffixes
-    from Utils.experiment import Context, new_student, run
-    teacher_args = SimpleNamespace(**dict(vars(ctx.args), dim=key["dim"], lr=key["lr"], reg=key["reg"],
-                                          seed=key["seed"]))
+def train_teacher(ctx, path):
+    """Train the teacher with :func:`teacher_args` by :func:`train_base_model`, on this run's split and
+    evaluator; the global and run generators are reseeded afterwards so the student starts as if no
+    teacher had been trained."""
+    parser, args = teacher_args(ctx.args)
     generator = torch.Generator(device=ctx.device)
-    generator.manual_seed(key["seed"])
-    torch.manual_seed(key["seed"])
-    teacher_ctx = Context(teacher_args, ctx.split, ctx.evaluator, ctx.device, generator)
-    name = with_suffixes("teacher", teacher_args)
-    run(teacher_ctx, new_student(teacher_ctx, key["dim"]), Method(), name, "teacher",
-        checkpoint_path=path, checkpoint_key=key)
+    generator.manual_seed(args.seed)
+    torch.manual_seed(args.seed)
+    teacher_ctx = Context(args, ctx.split, ctx.evaluator, ctx.device, generator)
+    train_base_model(teacher_ctx, base_model_run_name(parser, args), path)
     torch.manual_seed(ctx.args.seed)

@@ -4,6 +4,7 @@ Per epoch: resample BPR negatives (and whatever the method resamples), shuffle t
 triples, take Adam steps on batches of ``batch_size``, evaluate, select per N, early-stop.
 """
 import copy
+import math
 import time
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from Models.BPR import bpr_loss_and_grads
+from Utils.errors import RunDiverged
 from Utils.pair_scores import pair_scores
 from Utils.row_gradients import RowGradients
 from Utils.sampling import PairSet, sample_negatives, torch_draw
@@ -61,6 +63,7 @@ class TrainResult:
     best_state: dict         # the student's state at the last improving epoch
     final: dict              # selected metrics, epochs, timings
     best_ranks: dict         # per-user target ranks at the last improving epoch (numpy)
+    checkpoint_path: str = None   # where the run saved best_state, if it did
 
 
 def bpr_step(batch):
@@ -140,6 +143,9 @@ def train(student, method, split, evaluator, cfg, logger, generator):
                 totals[name] = totals.get(name, 0.0) + value.detach()
         n_batches = -(-n // cfg.batch_size)
         losses = {name: float(value) / n_batches for name, value in totals.items()}
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise RunDiverged(f"epoch {epoch}: the training loss is not finite ({losses}); "
+                              "lower --lr or the distillation weights")
         synchronize(device)
         t2 = time.perf_counter()
         record = {"epoch": epoch, "loss": sum(losses.values()), "losses": losses}
@@ -148,6 +154,9 @@ def train(student, method, split, evaluator, cfg, logger, generator):
             student.eval()
             results, ranks = evaluator.evaluate(student)
             student.train()
+            if evaluator.nonfinite_scores:
+                raise RunDiverged(f"epoch {epoch}: the model scores {evaluator.nonfinite_scores} "
+                                  "evaluation candidates as nan or inf; lower --lr")
             improved = selection.update(epoch, results)
             if improved:
                 best_state = copy.deepcopy(student.state_dict())
@@ -169,7 +178,8 @@ def train(student, method, split, evaluator, cfg, logger, generator):
         best_state = copy.deepcopy(student.state_dict())
     final = {"checkpoint_epoch": selection.last_improved_epoch,
              "best_epoch": {str(k): v for k, v in selection.best_epoch.items()},
-             "epochs_run": len(times), "mean_epoch_s": float(np.mean(times)) if times else 0.0,
+             "epochs_run": len(times), "stopped": "early_stop" if selection.should_stop else "max_epoch",
+             "mean_epoch_s": float(np.mean(times)) if times else 0.0,
              "total_s": float(np.sum(times))}
     final.update(selection.selected())
     return TrainResult(best_state, final, best_ranks or {})

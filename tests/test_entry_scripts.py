@@ -29,9 +29,14 @@ def planted(tmp_path_factory):
     return root, common, teacher
 
 
+def teacher_file(root):
+    folder = os.path.join(root, "saved", "planted")
+    return os.path.join(folder, [f for f in os.listdir(folder) if f.startswith("BPR_dim16_") and f.endswith(".pt")][0])
+
+
 def with_teacher(root, args):
-    """Distillation flags: the planted teacher (dim 16, lr 0.02) and a student of dim 8."""
-    return args + TEACHER + ["--teacher_path", os.path.join(root, "saved")]
+    """Distillation flags: the planted teacher (dim 16, lr 0.02, trained briefly) and a student of dim 8."""
+    return args + TEACHER + ["--teacher_path", teacher_file(root)]
 
 
 def share_ranked_first(result):
@@ -94,7 +99,7 @@ def test_full_ranking_selection(planted):
 def test_saved_student_holds_no_teacher_weights(planted):
     root, common, _ = planted
     main_DE.main(with_teacher(root, common + ["--max_epoch", "2", "--run_name", "DE_small"]))
-    stored = torch.load(os.path.join(root, "saved", "planted", "DE_small.student.pt"), weights_only=False)
+    stored = torch.load(os.path.join(root, "saved", "planted", "DE_small.student.pt"), weights_only=True)
     assert set(stored["state"]) == {"user_emb", "item_emb"}
     assert stored["state"]["user_emb"].shape == (60, 8)
 
@@ -126,8 +131,6 @@ def test_malformed_file_names_file_and_line(tmp_path):
 
 def test_mismatched_teacher_is_refused(planted, tmp_path):
     root, common, _ = planted
-    other = os.path.join(root, "saved", "planted")
-    teacher_file = [f for f in os.listdir(other) if f.startswith("BPR_dim16_") and f.endswith(".pt")][0]
-    out = run_script("main_DE.py", *common, "--teacher_path", os.path.join(other, teacher_file),
+    out = run_script("main_DE.py", *common, "--teacher_path", teacher_file(root),
                      "--teacher_dim", "32", "--percent", "0.25", "--teacher_lr", "0.02", "--max_epoch", "1")
     assert out.returncode == 2 and "does not match this run" in out.stderr and "dim" in out.stderr

@@ -1,5 +1,8 @@
 """Multi-seed tables are computed from the JSON-lines logs alone."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -47,7 +50,7 @@ def test_two_processes_under_one_run_name_never_share_a_file(tmp_path, monkeypat
     """Two scripts training the same missing teacher at once: each writes its own .part files and
     the finished log is one run's, whole (the other's lines are not interleaved into it)."""
     loggers = []
-    for pid in (101, 202):
+    for pid in (os.getppid(), os.getpid()):          # two live processes
         monkeypatch.setattr("Utils.logger.os.getpid", lambda pid=pid: pid)
         loggers.append(RunLogger(str(tmp_path), "teacher", quiet=True))
     for epoch in range(3):
@@ -59,3 +62,17 @@ def test_two_processes_under_one_run_name_never_share_a_file(tmp_path, monkeypat
     log = read_jsonl_log(str(tmp_path / "teacher.jsonl"))
     assert [r["run"] for r in log.epochs] == [1, 1, 1] and log.final["run"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["teacher.jsonl", "teacher.log"]
+
+
+def test_stale_part_files_of_dead_runs_are_removed_and_live_ones_kept(tmp_path, capsys):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for pid in (dead.pid, os.getppid()):
+        for ext in ("log", "jsonl"):
+            (tmp_path / f"URRD.{ext}.{pid}.part").write_text("half")
+    (tmp_path / f"URRD_LOO1.log.{dead.pid}.part").write_text("another run's")
+    RunLogger(str(tmp_path), "URRD", quiet=True).close(finished=True)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(["URRD.jsonl", "URRD.log", f"URRD_LOO1.log.{dead.pid}.part",
+                           f"URRD.log.{os.getppid()}.part", f"URRD.jsonl.{os.getppid()}.part"])
+    assert "removed" in capsys.readouterr().err

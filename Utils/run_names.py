@@ -1,0 +1,34 @@
+"""Run names that say what was run: the method's base name, then every flag that differs from its default.
+
+    URRD                      the defaults
+    URRD_LOO1_seed2           split seed 1, training seed 2
+    URRD_split_bytime_lr0.01  anything else that changes the result, flag name then value
+
+So a run with another split, lambda or training length never writes over the log of another
+configuration. Flags that only say where files go or how fast it runs are left out.
+"""
+NOT_IN_NAME = {"help", "data_path", "dataset", "device", "num_threads", "save_path", "log_path",
+               "run_name", "quiet", "teacher_path", "save"}
+LEADING = {"LOO_seed": "LOO", "seed": "seed"}      # written first, with these short labels
+
+
+def format_value(value):
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def changed_flags(parser, values, consumed=()):
+    """[(dest, value)] of the flags in ``values`` (a dict as parsed) that differ from the parser's
+    defaults, leading ones first, then in the parser's order; ``consumed`` ones are already in the base."""
+    dests = [a.dest for a in parser._actions]
+    ordered = [d for d in LEADING if d in dests] + [d for d in dests if d not in LEADING]
+    skip = NOT_IN_NAME | set(consumed)
+    return [(d, values[d]) for d in ordered
+            if d not in skip and d in values and values[d] != parser.get_default(d)]
+
+
+def run_name(parser, values, base, consumed=()):
+    """``base`` + ``_<label><value>`` for each changed flag (see the module docstring)."""
+    parts = [base] + [f"{LEADING.get(d, d)}{format_value(v)}" for d, v in changed_flags(parser, values, consumed)]
+    return "_".join(parts)
