@@ -26,7 +26,7 @@ def read_checkpoint(path):
     try:
         stored = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights only" in str(err).lower():
+        if "GLOBAL" in str(err):       # a reference to a function or class: refused, never called
             raise InputError(f"{path}: holds objects other than tensors and plain values; refusing to "
                              "unpickle it (only weights are ever loaded)") from None
         raise InputError(f"{path}: not a readable checkpoint of this project (UnpicklingError)") from None

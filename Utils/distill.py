@@ -16,8 +16,8 @@ BEST_UNSAMPLED_K = 100  # default U_K of --sampling none: best valid H@5 of the 
 
 def add_de_flags(parser):
     g = parser.add_argument_group("Distillation Experts")
-    g.add_argument("--lmbda_DE", type=float, default=0.01)
-    g.add_argument("--num_expert", type=int, default=30)
+    g.add_argument("--lmbda_DE", type=float, default=0.01, help="weight of the DE loss")
+    g.add_argument("--num_expert", type=int, default=30, help="experts per side (1 = hint regression)")
     g.add_argument("--end_T", type=float, default=1e-10, help="final Gumbel-softmax temperature")
     g.add_argument("--anneal_size", type=float, default=1e10,
                    help="kept for compatibility with the original command line; the schedule is "
@@ -31,7 +31,7 @@ def add_de_flags(parser):
 
 def add_rrd_flags(parser):
     g = parser.add_argument_group("Relaxed Ranking Distillation")
-    g.add_argument("--URRD_lmbda", type=float, default=1e-3)
+    g.add_argument("--URRD_lmbda", type=float, default=1e-3, help="weight of the user-side RRD loss")
     g.add_argument("--U_K", type=int, default=None,
                    help=f"interesting items per user (40 with --sampling paper, {BEST_UNSAMPLED_K} with none)")
     g.add_argument("--U_L", type=int, default=40, help="uninteresting items per user")
@@ -41,9 +41,9 @@ def add_rrd_flags(parser):
                    help="paper: sampled interesting/uninteresting items; none: the list's top K, "
                         "all other unobserved items in each normaliser (WWW'23)")
     g.add_argument("--IR_reg_lmbda", type=float, default=0.0, help="item-side RRD weight (5e-4 = IR-RRD)")
-    g.add_argument("--I_K", type=int, default=20)
-    g.add_argument("--I_L", type=int, default=20)
-    g.add_argument("--I_T", type=float, default=10.0)
+    g.add_argument("--I_K", type=int, default=20, help="interesting users per item (IR-RRD)")
+    g.add_argument("--I_L", type=int, default=20, help="uninteresting users per item (IR-RRD)")
+    g.add_argument("--I_T", type=float, default=10.0, help="temperature of the item side's position weights")
 
 
 def build_de(ctx, teacher, d_s):

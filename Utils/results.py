@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from Utils.atomic import write_text_atomic
+from Utils.config import TRAINING_DEFAULTS, TRAINING_FLAGS
 from Utils.errors import InputError, run_cli
 from Utils.logs import read_jsonl_log
 from Utils.paper import KEYS, reference_rows
@@ -34,16 +35,32 @@ def run_name(method, seed):
     return method + (f"_LOO{seed}" if seed else "")
 
 
+def intended_configuration(final, seed):
+    """None when a finished run's recorded configuration is the table's (its split seed, the default
+    training length and batches), else the reason it is left out."""
+    config = final.get("config", {})
+    if config.get("LOO_seed", seed) != seed:
+        return f"split seed {config.get('LOO_seed')}"
+    changed = [f"{f} {config[f]}" for f in TRAINING_FLAGS if f in config and config[f] != TRAINING_DEFAULTS[f]]
+    return ", ".join(changed) or None
+
+
 def collect(log_dir, methods, seeds):
-    """{method: {seed: final test metrics}} for the finished runs found."""
+    """{method: {seed: final test metrics}} for the finished runs of the intended configuration found
+    (a run trained otherwise is left out with a note)."""
     found = {}
     for method in methods:
         for seed in seeds:
             path = os.path.join(log_dir, run_name(method, seed) + ".jsonl")
             if os.path.isfile(path):
                 final = read_jsonl_log(path).final
-                if final:
-                    found.setdefault(method, {})[seed] = final["test"]
+                if not final or "test" not in final:
+                    continue
+                reason = intended_configuration(final, seed)
+                if reason:
+                    print(f"note: {path} left out (trained with {reason})", file=sys.stderr)
+                    continue
+                found.setdefault(method, {})[seed] = final["test"]
     return found
 
 
@@ -86,7 +103,9 @@ def run_missing(methods, seeds, log_dir, extra):
             raise InputError(f"--methods: unknown method {method!r} (known: {', '.join(COMMANDS)})")
         for seed in seeds:
             if not os.path.isfile(os.path.join(log_dir, run_name(method, seed) + ".jsonl")):
-                command = [sys.executable, *COMMANDS[method], "--LOO_seed", str(seed), "--quiet", *extra]
+                command = [sys.executable, *COMMANDS[method], "--LOO_seed", str(seed), "--quiet",
+                           "--log_path", os.path.dirname(os.path.normpath(log_dir)),
+                           "--dataset", os.path.basename(os.path.normpath(log_dir)), *extra]
                 print("running:", " ".join(command[1:]), file=sys.stderr, flush=True)
                 if subprocess.run(command).returncode:
                     raise InputError(f"{' '.join(command[1:])} failed")

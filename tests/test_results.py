@@ -13,12 +13,13 @@ from Utils.results import collect, csv_table, main, markdown_table, summarize
 KEYS9 = ["H@5", "N@5", "M@5", "H@10", "N@10", "M@10", "H@20", "N@20", "M@20"]
 
 
-def write_log(folder, name, h5):
+def write_log(folder, name, h5, **config):
     metrics = {k: 0.5 for k in KEYS9}
     metrics["H@5"] = h5
     with open(folder / f"{name}.jsonl", "w") as f:
         f.write(json.dumps({"epoch": 0, "loss": 1.0, "valid": metrics, "test": metrics}) + "\n")
-        f.write(json.dumps({"final": {"valid": metrics, "test": metrics, "checkpoint_epoch": 0}}) + "\n")
+        f.write(json.dumps({"final": {"valid": metrics, "test": metrics, "checkpoint_epoch": 0,
+                                      "config": config}}) + "\n")
 
 
 def test_mean_and_std_over_split_seeds(tmp_path):
@@ -26,6 +27,8 @@ def test_mean_and_std_over_split_seeds(tmp_path):
     write_log(tmp_path, "DE_LOO1", 0.50)
     write_log(tmp_path, "DE_LOO2", 0.60)
     write_log(tmp_path, "student", 0.30)
+    write_log(tmp_path, "student_LOO1", 0.99, LOO_seed=1, max_epoch=2)   # a trial run: left out
+    write_log(tmp_path, "student_LOO2", 0.99, LOO_seed=1)               # another split's run: left out
     (tmp_path / "URRD_LOO1.jsonl.4242.part").write_text("")          # unfinished runs are ignored
     found = collect(str(tmp_path), ["DE", "student", "URRD"], [0, 1, 2])
     summary = summarize(found)
