@@ -2,7 +2,9 @@
 import os
 
 from Models.DE import DE, DEFAULT_SKIP_RATIO
+from Models.CD import CD
 from Models.method import Combined
+from Models.RD import RD
 from Models.RRD import IRRRD, URRD
 from Utils.config import common_parser
 from Utils.errors import InputError
@@ -44,6 +46,57 @@ def add_rrd_flags(parser):
     g.add_argument("--I_K", type=int, default=20, help="interesting users per item (IR-RRD)")
     g.add_argument("--I_L", type=int, default=20, help="uninteresting users per item (IR-RRD)")
     g.add_argument("--I_T", type=float, default=10.0, help="temperature of the item side's position weights")
+
+
+def add_rd_flags(parser):
+    g = parser.add_argument_group("Ranking Distillation (RD)")
+    g.add_argument("--RD_lmbda", type=float, default=0.5,
+                   help="weight of the RD loss (no published default; see the README's grid)")
+    g.add_argument("--RD_K", type=int, default=10, help="teacher's top-K items used as positives")
+    g.add_argument("--RD_lambda_pos", type=float, default=1.0, help="position weight exp(-r / lambda_pos)")
+    g.add_argument("--RD_mu", type=float, default=0.1, help="discrepancy weight tanh(mu (rhat - r))")
+    g.add_argument("--RD_samples", type=int, default=100, help="unobserved items drawn for the rank estimate")
+    g.add_argument("--RD_dynamic_start", type=int, default=10, help="first epoch using the discrepancy weight")
+
+
+def add_cd_flags(parser):
+    g = parser.add_argument_group("Collaborative Distillation (CD)")
+    g.add_argument("--CD_lmbda", type=float, default=0.5, help="weight of the CD loss")
+    g.add_argument("--guide", choices=["teacher", "student"], default="teacher",
+                   help="whose ranking the items are drawn from (student: recomputed every epoch)")
+    g.add_argument("--CD_N", type=int, default=3000, help="length of the guide's ranking drawn from")
+    g.add_argument("--CD_n_d", type=int, default=2, help="items drawn per user and epoch")
+    g.add_argument("--CD_T", type=float, default=20.0, help="rank-aware draws p(r) ~ exp(-r / (N T))")
+    g.add_argument("--CD_soft_T", type=float, default=2.0, help="soft labels sigmoid(teacher score / soft_T)")
+
+
+def positive_flags(a, ints=(), floats=()):
+    for flag in ints:
+        if getattr(a, flag) < 1:
+            raise InputError(f"--{flag} must be at least 1, got {getattr(a, flag)}")
+    for flag in floats:
+        if not getattr(a, flag) > 0:
+            raise InputError(f"--{flag} must be positive, got {getattr(a, flag)}")
+
+
+def build_rd(ctx, teacher, teacher_path):
+    a = ctx.args
+    positive_flags(a, ("RD_K", "RD_samples"), ("RD_lambda_pos",))
+    if a.RD_K >= ctx.split.n_items:
+        raise InputError(f"--RD_K {a.RD_K} must be below the number of items ({ctx.split.n_items})")
+    lists = load_or_compute_lists(teacher, teacher_key(ctx), teacher_path, ctx.split, "user", a.RD_K, ctx.device)
+    return RD(lists, ctx.split, ctx.generator, a.RD_lmbda, a.RD_K, a.RD_lambda_pos, a.RD_mu, a.RD_samples,
+              a.RD_dynamic_start)
+
+
+def build_cd(ctx, teacher, teacher_path):
+    a = ctx.args
+    positive_flags(a, ("CD_N", "CD_n_d"), ("CD_T", "CD_soft_T"))
+    if a.CD_n_d > a.CD_N or a.CD_N >= ctx.split.n_items:
+        raise InputError(f"--CD_n_d ({a.CD_n_d}) <= --CD_N ({a.CD_N}) < number of items ({ctx.split.n_items}) "
+                         "must hold")
+    lists = load_or_compute_lists(teacher, teacher_key(ctx), teacher_path, ctx.split, "user", a.CD_N, ctx.device)
+    return CD(teacher, lists, ctx.split, ctx.generator, a.CD_lmbda, a.CD_n_d, a.CD_T, a.CD_soft_T, a.guide)
 
 
 def build_de(ctx, teacher, d_s):
