@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from Utils.errors import InputError, run_cli  # noqa: E402
 from Utils.logs import find_logs, read_log  # noqa: E402
-from Utils.paper import KEYS, reference_rows  # noqa: E402
+from Utils.paper import KEYS, italic_cell, reference_rows  # noqa: E402
 
 DEFAULT_RUNS = ["teacher", "student", "DE", "URRD", "IR_RRD", "URRD_unsampled_K100", "DERRD", "DERRD_unsampled"]
 KIND = {"IR_RRD": "IR_RRD", "URRD_unsampled_K100": None, "DERRD_unsampled": None}
@@ -69,7 +69,7 @@ def results_markdown(runs, keys=KEYS):
         lines.append(f"| {label} | {epoch} | " + " | ".join(f"{log.final['test'][k]:.4f}" for k in keys) + " |")
         kind = KIND.get(label, label.split("_LOO")[0].split("_seed")[0])
         for ref_label, ref in reference_rows(kind).items() if kind else []:
-            lines.append(f"| *{ref_label}* | | " + " | ".join(f"*{ref[k]:.4f}*" for k in keys) + " |")
+            lines.append(f"| *{ref_label}* | | " + " | ".join(italic_cell(ref[k]) for k in keys) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -18,7 +18,7 @@ from Utils.atomic import write_text_atomic
 from Utils.config import TRAINING_DEFAULTS, TRAINING_FLAGS
 from Utils.errors import InputError, run_cli
 from Utils.logs import read_jsonl_log
-from Utils.paper import KEYS, reference_rows
+from Utils.paper import KEYS, italic_cell, reference_rows
 
 COMMANDS = {   # method -> entry script and its flags
     "teacher": ["main_teacher.py"],
@@ -28,6 +28,8 @@ COMMANDS = {   # method -> entry script and its flags
     "IR_RRD": ["main_URRD.py", "--IR_reg_lmbda", "5e-4"],
     "DERRD": ["main_DERRD.py"],
     "DERRD_unsampled": ["main_DERRD.py", "--sampling", "none"],
+    "RD": ["main_RD.py"],
+    "CD": ["main_CD.py"],
 }
 
 
@@ -83,7 +85,7 @@ def markdown_table(summary, keys=KEYS, with_paper=True):
         lines.append(f"| {method} | {n} ({', '.join(map(str, seeds))}) | " + " | ".join(cells) + " |")
         if with_paper:
             for label, ref in reference_rows(method).items():
-                lines.append(f"| *{label}* | 1 (paper's split) | " + " | ".join(f"*{ref[k]:.4f}*" for k in keys) + " |")
+                lines.append(f"| *{label}* | 1 (paper's split) | " + " | ".join(italic_cell(ref[k]) for k in keys) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -26,10 +26,13 @@ METHODS = {
     "URRD": ("main_URRD", []),
     "IR_RRD": ("main_URRD", ["--IR_reg_lmbda", "5e-4"]),
     "URRD_unsampled": ("main_URRD", ["--sampling", "none"]),
+    "DERRD": ("main_DERRD", []),
+    "RD": ("main_RD", []),
+    "CD": ("main_CD", []),
 }
 
 
-def single(name, epochs, device, threads):
+def single(name, epochs, device, threads, split_seed=0):
     """Run one method for ``epochs`` epochs in this process; print a JSON line of timings."""
     import importlib
     import torch
@@ -44,7 +47,8 @@ def single(name, epochs, device, threads):
     start = time.perf_counter()
     no_save = ["--save", "0"] if module == "main_teacher" else []
     importlib.import_module(module).main(
-        ["--max_epoch", str(epochs), "--quiet", "--device", device, "--log_path", tmp, "--run_name", "bench"]
+        ["--max_epoch", str(epochs), "--quiet", "--device", device, "--log_path", tmp, "--run_name", "bench",
+         "--LOO_seed", str(split_seed)]
         + no_save + extra)
     wall = time.perf_counter() - start
     records = [json.loads(line) for line in open(os.path.join(tmp, "citeULike", "bench.jsonl"))][:-1]
@@ -54,8 +58,9 @@ def single(name, epochs, device, threads):
            "setup_s": wall - sum(train) - sum(evals),
            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if name == "student":   # one evaluation pass over all users, averaged
-        split = load_split("data", "citeULike", 0)
-        evaluator = Evaluator(split, load_or_sample_candidates(split, 0, 499, "Saved_models"), torch.device(device))
+        split = load_split("data", "citeULike", split_seed)
+        evaluator = Evaluator(split, load_or_sample_candidates(split, split_seed, 499, "Saved_models"),
+                              torch.device(device))
         model = BPR(split.n_users, split.n_items, 20).to(device)
         evaluator.evaluate(model)
         t = time.perf_counter()
@@ -71,15 +76,19 @@ def main():
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--split_seed", type=int, default=0,
+                   help="--LOO_seed of the runs (any split of CiteULike has the same size; pick one whose "
+                        "teacher is in Saved_models/)")
     p.add_argument("--single", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     os.chdir(ROOT)
     if a.single:
-        return single(a.single, a.epochs, a.device, a.threads)
+        return single(a.single, a.epochs, a.device, a.threads, a.split_seed)
     rows = []
     for name in a.which:
         out = subprocess.run([sys.executable, __file__, "--single", name, "--epochs", str(a.epochs), "--device",
-                              a.device, "--threads", str(a.threads)], capture_output=True, text=True)
+                              a.device, "--threads", str(a.threads), "--split_seed", str(a.split_seed)],
+                             capture_output=True, text=True)
         if out.returncode:
             print(out.stderr, file=sys.stderr)
             continue

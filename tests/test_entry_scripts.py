@@ -9,7 +9,9 @@ import pytest
 import torch
 
 import main_DE
+import main_CD
 import main_DERRD
+import main_RD
 import main_teacher
 import main_URRD
 from planted import TINY_TRAINING, write_planted
@@ -52,6 +54,9 @@ CASES = {
     "URRD_unsampled": (main_URRD, RRD + ["--sampling", "none"]),
     "IR_RRD": (main_URRD, RRD + ["--IR_reg_lmbda", "5e-4"]),
     "DERRD": (main_DERRD, RRD + ["--max_epoch", "25"]),
+    "RD": (main_RD, ["--RD_K", "3", "--RD_dynamic_start", "5", "--RD_samples", "20"]),
+    "CD": (main_CD, ["--CD_N", "8"]),
+    "CD_student": (main_CD, ["--CD_N", "8", "--guide", "student"]),
 }
 
 
