@@ -69,6 +69,6 @@ if [ "$left" -gt 30 ]; then
     --which ${BENCH_METHODS:-student teacher URRD RD CD DE DERRD} > "$DEST/speed_cuda.md" 2>&1
   echo "benchmark rc=$? at $(elapsed)s" >> "$DEST/status.txt"
 fi
-tar czf "$DEST/logs.tgz" $(git ls-files --others --exclude-standard logs) $(git diff --name-only -- logs) 2>/dev/null
+tar czf "$DEST/logs.tgz" logs
 tar czf "$DEST/stdout.tgz" -C "$DEST" stdout && rm -r "$DEST/stdout"
 cat "$DEST/status.txt"
