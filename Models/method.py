@@ -1,9 +1,60 @@
-"""The contract between the training loop and a distillation method (DESIGN.md).
+"""The contract between the training loop and a distillation method: ``Method`` and the ``Batch``
+it receives (docs/methods.md).
 
 A method owns its extra trainable modules, may resample or anneal at the start of each epoch, and
 returns its loss terms already multiplied by their lambda. Plain BPR is the method with no term;
 DE-RRD is DE and RRD combined, not a third copy.
+
+The gradient rule: a method takes the student's rows and tables only through the ``Batch``
+(``user_rows``, ``item_rows``, ``item_table``, ``item_scores``...), whose gradients flow into the
+row-sparse accumulator. Indexing ``batch.student.item_emb`` with autograd would give the Parameter a
+gradient of its own that the optimiser step never sees; the training loop refuses that with an
+error (``Utils.row_gradients.guard_against_direct_use``). Reading the student without gradient
+(``batch.student.score`` under ``torch.no_grad``) is allowed.
 """
+from dataclasses import dataclass
+
+import torch
+
+from Utils.pair_scores import pair_scores
+from Utils.row_gradients import RowGradients
+
+
+@dataclass
+class Batch:
+    """One mini-batch of training triples; methods take student rows through it (gradients stay row-sparse)."""
+    users: torch.Tensor      # [B]
+    pos: torch.Tensor        # [B]
+    neg: torch.Tensor        # [B]
+    student: torch.nn.Module
+    grads: RowGradients
+
+    def user_rows(self, index):
+        """index [...] -> student user embeddings [..., d] (gradient flows)."""
+        return self._rows(self.student.user_emb, index)
+
+    def item_rows(self, index):
+        """index [...] -> student item embeddings [..., d] (gradient flows)."""
+        return self._rows(self.student.item_emb, index)
+
+    def item_table(self):
+        """The whole student item table [n_items, d] (no copy; gradient flows)."""
+        return self.grads.whole(self.student.item_emb)
+
+    def user_table(self):
+        """The whole student user table [n_users, d] (no copy; gradient flows)."""
+        return self.grads.whole(self.student.user_emb)
+
+    def item_scores(self, user_rows, items):
+        """user_rows [n, d] (from user_rows), items [n, W] -> scores [n, W]; gradient flows to both."""
+        return pair_scores(user_rows, self.item_table(), items)
+
+    def user_scores(self, item_rows, users):
+        """item_rows [n, d] (from item_rows), users [n, W] -> scores [n, W]; gradient flows to both."""
+        return pair_scores(item_rows, self.user_table(), users)
+
+    def _rows(self, table, index):
+        return self.grads.rows(table, index.reshape(-1)).reshape(*index.shape, table.shape[1])
 
 
 class Method:
@@ -19,7 +70,7 @@ class Method:
         return {}
 
     def loss(self, batch):
-        """batch: Utils.trainer.Batch -> {term name: weighted scalar tensor}."""
+        """batch: Batch -> {term name: weighted scalar tensor}."""
         return {}
 
     def end_epoch(self):

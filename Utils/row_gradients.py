@@ -58,3 +58,15 @@ class RowGradients:
                 for index in indices:
                     table.grad.index_fill_(0, index, 0.0)
         self._taken.clear()
+
+
+def guard_against_direct_use(tables):
+    """Make a gradient computed for the tables themselves an error.
+
+    Every legitimate path reaches a table through a detached leaf (``rows``, ``whole``) or adds a
+    closed-form gradient, so autograd never computes a gradient for the Parameter itself; if it does,
+    code indexed the table directly and the step would silently use stale gradients. -> hook handles."""
+    def refuse(grad):
+        raise RuntimeError("a loss term indexed a student table directly; take rows through the Batch "
+                           "(user_rows, item_rows, item_table, item_scores) so their gradients reach the step")
+    return [table.register_hook(refuse) for table in tables]

@@ -14,48 +14,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from Models.BPR import bpr_loss_and_grads
+from Models.method import Batch
 from Utils.errors import RunDiverged
-from Utils.pair_scores import pair_scores
-from Utils.row_gradients import RowGradients
+from Utils.row_gradients import RowGradients, guard_against_direct_use
 from Utils.sampling import PairSet, sample_negatives, torch_draw
 from Utils.selection import PerCutoffSelection
-
-
-@dataclass
-class Batch:
-    """One mini-batch of triples; methods take student rows through it so gradients stay row-sparse."""
-    users: torch.Tensor      # [B]
-    pos: torch.Tensor        # [B]
-    neg: torch.Tensor        # [B]
-    student: torch.nn.Module
-    grads: RowGradients
-
-    def user_rows(self, index):
-        """index [...] -> student user embeddings [..., d] (gradient flows)."""
-        return self._rows(self.student.user_emb, index)
-
-    def item_rows(self, index):
-        """index [...] -> student item embeddings [..., d] (gradient flows)."""
-        return self._rows(self.student.item_emb, index)
-
-    def item_table(self):
-        """The whole student item table [n_items, d] (no copy; gradient flows)."""
-        return self.grads.whole(self.student.item_emb)
-
-    def user_table(self):
-        """The whole student user table [n_users, d] (no copy; gradient flows)."""
-        return self.grads.whole(self.student.user_emb)
-
-    def item_scores(self, user_rows, items):
-        """user_rows [n, d] (from user_rows), items [n, W] -> scores [n, W]; gradient flows to both."""
-        return pair_scores(user_rows, self.item_table(), items)
-
-    def user_scores(self, item_rows, users):
-        """item_rows [n, d] (from item_rows), users [n, W] -> scores [n, W]; gradient flows to both."""
-        return pair_scores(item_rows, self.user_table(), users)
-
-    def _rows(self, table, index):
-        return self.grads.rows(table, index.reshape(-1)).reshape(*index.shape, table.shape[1])
 
 
 @dataclass
@@ -109,6 +72,7 @@ def train(student, method, split, evaluator, cfg, logger, generator):
     device = generator.device
     data = TrainingData(split, device, cfg.num_ns)
     grads = RowGradients([student.user_emb, student.item_emb])
+    guard = guard_against_direct_use([student.user_emb, student.item_emb])
     extra_params = list(method.parameters())
     optimizer = make_optimizer([student.user_emb, student.item_emb] + extra_params, cfg.lr, cfg.reg)
     draw = torch_draw(generator)
@@ -174,6 +138,8 @@ def train(student, method, split, evaluator, cfg, logger, generator):
                            valid_H5=f"{record.get('valid', {}).get('H@5', float('nan')):.4f}")
         if epoch >= cfg.es_epoch and selection.should_stop:
             break
+    for handle in guard:
+        handle.remove()
     if best_state is None:   # never evaluated (es_epoch beyond max_epoch): keep the last state
         best_state = copy.deepcopy(student.state_dict())
     final = {"checkpoint_epoch": selection.last_improved_epoch,

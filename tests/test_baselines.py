@@ -11,7 +11,7 @@ from Models.CD import CD, cd_loss
 from Models.RD import RD, discrepancy_weights, position_weights, rd_loss
 from Utils.dataset import SplitData
 from Utils.row_gradients import RowGradients
-from Utils.trainer import Batch
+from Models.method import Batch
 
 
 def tiny_split(n_users=6, n_items=30, per_user=4, seed=0):

@@ -10,7 +10,7 @@ from Utils.sampling import gumbel_like
 from Models.RRD import URRD, relaxed_ranking_loss, sampled_rrd_loss
 from Utils.dataset import SplitData
 from Utils.row_gradients import RowGradients
-from Utils.trainer import Batch
+from Models.method import Batch
 
 torch.manual_seed(0)
 

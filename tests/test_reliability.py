@@ -18,7 +18,7 @@ from Utils.candidates import load_or_sample_candidates
 from Utils.checkpoint import read_checkpoint
 from Utils.config import DEFAULT_LOG_PATH, common_parser
 from Utils.dataset import load_split
-from Utils.errors import InputError, RunDiverged
+from Utils.errors import InputError
 from Utils.evaluation import Evaluator
 from Utils.paper import comparison_lines
 from Utils.run_names import run_name

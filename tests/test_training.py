@@ -8,7 +8,8 @@ from Utils.checkpoint import load_checkpoint, save_checkpoint
 from Utils.errors import InputError
 from Utils.row_gradients import RowGradients
 from Utils.selection import PerCutoffSelection
-from Utils.trainer import Batch, bpr_step, make_optimizer
+from Models.method import Batch
+from Utils.trainer import bpr_step, make_optimizer
 
 
 def test_row_gradients_match_dense_autograd_adam():
