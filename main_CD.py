@@ -6,14 +6,16 @@ student fits the teacher's soft labels on items drawn from a guide's top 3,000 b
 
 Logs: runs/<dataset>/{CD,CD_student}.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import add_cd_flags, build_cd, distill_main
+from Utils.distill import DistillScript, add_cd_flags, build_cd
 from Utils.errors import run_cli
 
 
-def main(argv=None):
-    return distill_main(__doc__, [add_cd_flags], build_cd,
-                        lambda a: ("CD", ()) if a.guide == "teacher" else ("CD_student", ("guide",)), "CD", argv)
+def cd_run_name(a):
+    return ("CD", ()) if a.guide == "teacher" else ("CD_student", ("guide",))
 
+
+SCRIPT = DistillScript(__doc__, (add_cd_flags,), build_cd, cd_run_name, "CD")
+main, planned_name = SCRIPT.main, SCRIPT.planned_name
 
 if __name__ == "__main__":
     run_cli(main)

@@ -4,15 +4,10 @@
     python main_DE.py --selection attention    # ablation: softmax weights without Gumbel selection
     python main_DE.py --num_expert 1           # ablation: one expert (plain hint regression)
 
-Logs: runs/<dataset>/DE.{log,jsonl,ranks.npz}.
+Logs: runs/<dataset>/DE.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import add_de_flags, build_de, distill_main
+from Utils.distill import DistillScript, add_de_flags, build_de
 from Utils.errors import run_cli
-
-
-def main(argv=None):
-    return distill_main(__doc__, [add_de_flags], lambda ctx, teacher, path: build_de(ctx, teacher, ctx.args.dim),
-                        de_run_name, "DE", argv)
 
 
 def de_run_name(a):
@@ -20,6 +15,9 @@ def de_run_name(a):
         return "DE", ()
     return f"DE_{a.selection}_M{a.num_expert}", ("selection", "num_expert")
 
+
+SCRIPT = DistillScript(__doc__, (add_de_flags,), build_de, de_run_name, "DE")
+main, planned_name = SCRIPT.main, SCRIPT.planned_name
 
 if __name__ == "__main__":
     run_cli(main)

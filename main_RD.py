@@ -6,13 +6,12 @@ top-10 unobserved items of each user are extra positives for the student.
 
 Logs: runs/<dataset>/RD.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import add_rd_flags, build_rd, distill_main
+from Utils.distill import DistillScript, add_rd_flags, build_rd
 from Utils.errors import run_cli
 
 
-def main(argv=None):
-    return distill_main(__doc__, [add_rd_flags], build_rd, lambda a: ("RD", ()), "RD", argv)
-
+SCRIPT = DistillScript(__doc__, (add_rd_flags,), build_rd, lambda a: ("RD", ()), "RD")
+main, planned_name = SCRIPT.main, SCRIPT.planned_name
 
 if __name__ == "__main__":
     run_cli(main)

@@ -4,15 +4,13 @@
     python main_URRD.py --sampling none        # unsampled ranking matching (WWW'23)
     python main_URRD.py --IR_reg_lmbda 5e-4    # IR-RRD: adds the item-side loss
 
-Logs: runs/<dataset>/{URRD,URRD_unsampled_K<K>,IR_RRD}.{log,jsonl,ranks.npz}.
+Logs: runs/<dataset>/{URRD,URRD_unsampled_K<K>,IR_RRD}.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import add_rrd_flags, build_rrd, distill_main, rrd_run_name
+from Utils.distill import DistillScript, add_rrd_flags, build_rrd, rrd_run_name
 from Utils.errors import run_cli
 
-
-def main(argv=None):
-    return distill_main(__doc__, [add_rrd_flags], build_rrd, rrd_run_name, "URRD", argv)
-
+SCRIPT = DistillScript(__doc__, (add_rrd_flags,), build_rrd, rrd_run_name, "URRD")
+main, planned_name = SCRIPT.main, SCRIPT.planned_name
 
 if __name__ == "__main__":
     run_cli(main)

@@ -12,6 +12,12 @@ from Utils.experiment import setup
 from Utils.teacher import base_model_parser, base_model_run_name, checkpoint_file, model_key, train_base_model
 
 
+def planned_name(argv=None):
+    """The run name ``main(argv)`` would log under."""
+    parser = base_model_parser(__doc__.splitlines()[0])
+    return base_model_run_name(parser, parser.parse_args(argv))
+
+
 def main(argv=None):
     parser = base_model_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)

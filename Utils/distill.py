@@ -1,5 +1,8 @@
-"""Flags and builders of the distillation methods, shared by main_DE.py, main_URRD.py and main_DERRD.py."""
+"""Flags and builders of the distillation methods, and the DistillScript that every distillation entry
+script (main_DE.py, main_URRD.py, main_DERRD.py, main_RD.py, main_CD.py) is."""
 import os
+from dataclasses import dataclass
+from typing import Callable
 
 from Models.DE import DE, DEFAULT_SKIP_RATIO
 from Models.CD import CD
@@ -99,20 +102,18 @@ def build_cd(ctx, teacher, teacher_path):
     return CD(teacher, lists, ctx.split, ctx.generator, a.CD_lmbda, a.CD_n_d, a.CD_T, a.CD_soft_T, a.guide)
 
 
-def build_de(ctx, teacher, d_s):
+def build_de(ctx, teacher, teacher_path=None):
     a = ctx.args
     if a.num_expert < 1:
         raise InputError(f"--num_expert must be at least 1, got {a.num_expert}")
     if not 0 < a.end_T <= 1:
         raise InputError(f"--end_T must be in (0, 1], got {a.end_T}")
-    return DE(teacher, d_s, ctx.generator, a.lmbda_DE, a.num_expert, 1.0, a.end_T, a.max_epoch,
+    return DE(teacher, a.dim, ctx.generator, a.lmbda_DE, a.num_expert, 1.0, a.end_T, a.max_epoch,
               a.selection, a.skip_ratio)
 
 
 def build_rrd(ctx, teacher, teacher_path):
     a = ctx.args
-    if a.U_K is None:
-        a.U_K = 40 if a.sampling == "paper" else BEST_UNSAMPLED_K
     for flag in ("U_K", "U_L", "list_len", "I_K", "I_L"):
         if getattr(a, flag) < 1:
             raise InputError(f"--{flag} must be at least 1, got {getattr(a, flag)}")
@@ -143,30 +144,51 @@ def rrd_run_name(a):
     return f"URRD_unsampled_K{a.U_K}", ("sampling", "U_K")
 
 
-def distill_main(doc, add_flags, build_method, default_name, kind, argv=None):
-    """Parse common + teacher + method flags, load (or train) the teacher, train the student.
+@dataclass(frozen=True)
+class DistillScript:
+    """What a distillation entry script declares: its flags, its method's builder (one signature,
+    ``build(ctx, teacher, teacher_path) -> Method``), its run-name rule and its row kind. ``main``
+    parses common + teacher + method flags, loads (or trains) the teacher and trains the student.
 
     ``default_name(args)`` -> (base run name, flags the base name states); every other flag that
     differs from its default is appended (Utils.run_names)."""
-    parser = common_parser(doc.strip().splitlines()[0], dim=None)
-    add_teacher_flags(parser)
-    for add in add_flags:
-        add(parser)
-    args = parser.parse_args(argv)
-    as_given = dict(vars(args))
-    if not 0 < args.percent <= 1:
-        raise InputError(f"--percent must be in (0, 1], got {args.percent}")
-    args.dim = int(args.teacher_dim * args.percent)
-    if args.dim < 1:
-        raise InputError(f"--teacher_dim {args.teacher_dim} x --percent {args.percent} gives a student "
-                         "of dim 0")
-    ctx = setup(args)
-    teacher, teacher_path, teacher_lines = load_or_train_teacher(ctx)
-    method = build_method(ctx, teacher, teacher_path)
-    base, consumed = default_name(args)
-    name = args.run_name or run_name(parser, as_given, base, consumed)
-    header = [f"Student Dim:: {args.dim}"] + teacher_lines + method.describe()
-    key = dict(split_key(ctx), model="BPR", dim=args.dim, method=method.name, seed=args.seed)
-    path = os.path.join(args.save_path, args.dataset, f"{name}.student.pt")   # the student alone
-    return run(ctx, new_student(ctx, args.dim), method, name, kind, header=header,
-               checkpoint_path=path, checkpoint_key=key)
+    doc: str
+    add_flags: tuple
+    build: Callable
+    default_name: Callable
+    kind: str
+
+    def parse(self, argv=None):
+        """-> (parser, args with derived values filled in, the flags as given)."""
+        parser = common_parser(self.doc.strip().splitlines()[0], dim=None)
+        add_teacher_flags(parser)
+        for add in self.add_flags:
+            add(parser)
+        args = parser.parse_args(argv)
+        as_given = dict(vars(args))
+        if not 0 < args.percent <= 1:
+            raise InputError(f"--percent must be in (0, 1], got {args.percent}")
+        args.dim = int(args.teacher_dim * args.percent)
+        if args.dim < 1:
+            raise InputError(f"--teacher_dim {args.teacher_dim} x --percent {args.percent} gives a student "
+                             "of dim 0")
+        if getattr(args, "U_K", 0) is None:
+            args.U_K = 40 if args.sampling == "paper" else BEST_UNSAMPLED_K
+        return parser, args, as_given
+
+    def planned_name(self, argv=None):
+        """The run name ``main(argv)`` would log under."""
+        parser, args, as_given = self.parse(argv)
+        return args.run_name or run_name(parser, as_given, *self.default_name(args))
+
+    def main(self, argv=None):
+        parser, args, as_given = self.parse(argv)
+        name = args.run_name or run_name(parser, as_given, *self.default_name(args))
+        ctx = setup(args)
+        teacher, teacher_path, teacher_lines = load_or_train_teacher(ctx)
+        method = self.build(ctx, teacher, teacher_path)
+        header = [f"Student Dim:: {args.dim}"] + teacher_lines + method.describe()
+        key = dict(split_key(ctx), model="BPR", dim=args.dim, method=method.name, seed=args.seed)
+        path = os.path.join(args.save_path, args.dataset, f"{name}.student.pt")   # the student alone
+        return run(ctx, new_student(ctx, args.dim), method, name, self.kind, header=header,
+                   checkpoint_path=path, checkpoint_key=key)

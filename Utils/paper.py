@@ -28,6 +28,8 @@ def italic_cell(value):
 def reference_rows(kind):
     """{'paper': {metric: v}, 'original log': {...}} for a run kind, where known."""
     rows = {}
+    if kind is None:
+        return rows
     if kind in PAPER_TABLE2:
         rows["paper"] = dict(zip(KEYS, PAPER_TABLE2[kind]))
     if kind in ORIGINAL_LOGS:

@@ -13,9 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from Utils.errors import InputError, run_cli  # noqa: E402
 from Utils.logs import find_logs, read_log  # noqa: E402
 from Utils.paper import KEYS, italic_cell, reference_rows  # noqa: E402
+from Utils.registry import PLOT_RUNS, paper_row  # noqa: E402
 
-DEFAULT_RUNS = ["teacher", "student", "DE", "URRD", "IR_RRD", "URRD_unsampled_K100", "DERRD", "DERRD_unsampled"]
-KIND = {"IR_RRD": "IR_RRD", "URRD_unsampled_K100": None, "DERRD_unsampled": None}
 
 
 def load_runs(log_dir, runs=None, original_dir=None):
@@ -67,8 +66,7 @@ def results_markdown(runs, keys=KEYS):
             continue
         epoch = log.final.get("checkpoint_epoch")
         lines.append(f"| {label} | {epoch} | " + " | ".join(f"{log.final['test'][k]:.4f}" for k in keys) + " |")
-        kind = KIND.get(label, label.split("_LOO")[0].split("_seed")[0])
-        for ref_label, ref in reference_rows(kind).items() if kind else []:
+        for ref_label, ref in reference_rows(paper_row(label)).items():
             lines.append(f"| *{ref_label}* | | " + " | ".join(italic_cell(ref[k]) for k in keys) + " |")
     return "\n".join(lines) + "\n"
 
@@ -78,7 +76,7 @@ def main(argv=None):
     p.add_argument("--log_dir", default="logs/citeULike")
     p.add_argument("--original_dir", default="logs/original")
     p.add_argument("--metric", default="H@5")
-    p.add_argument("--runs", nargs="+", default=DEFAULT_RUNS)
+    p.add_argument("--runs", nargs="+", default=list(PLOT_RUNS))
     p.add_argument("--out", default="figures")
     a = p.parse_args(argv)
     runs = load_runs(a.log_dir, a.runs, a.original_dir)

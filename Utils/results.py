@@ -19,22 +19,11 @@ from Utils.config import TRAINING_DEFAULTS, TRAINING_FLAGS
 from Utils.errors import InputError, run_cli
 from Utils.logs import read_jsonl_log
 from Utils.paper import KEYS, italic_cell, reference_rows
+from Utils.registry import RUNS, TABLE_RUNS, paper_row
 
-COMMANDS = {   # method -> entry script and its flags
-    "teacher": ["main_teacher.py"],
-    "student": ["main_teacher.py", "--dim", "20"],
-    "DE": ["main_DE.py"],
-    "URRD": ["main_URRD.py"],
-    "IR_RRD": ["main_URRD.py", "--IR_reg_lmbda", "5e-4"],
-    "DERRD": ["main_DERRD.py"],
-    "DERRD_unsampled": ["main_DERRD.py", "--sampling", "none"],
-    "RD": ["main_RD.py"],
-    "CD": ["main_CD.py"],
-}
-
-
-def run_name(method, seed):
-    return method + (f"_LOO{seed}" if seed else "")
+def log_name(method, seed):
+    """The log of a registered run on a split seed; other names get the same suffix rule."""
+    return RUNS[method].log_name(seed) if method in RUNS else method + (f"_LOO{seed}" if seed else "")
 
 
 def intended_configuration(final, seed):
@@ -53,7 +42,7 @@ def collect(log_dir, methods, seeds):
     found = {}
     for method in methods:
         for seed in seeds:
-            path = os.path.join(log_dir, run_name(method, seed) + ".jsonl")
+            path = os.path.join(log_dir, log_name(method, seed) + ".jsonl")
             if os.path.isfile(path):
                 final = read_jsonl_log(path).final
                 if not final or "test" not in final:
@@ -84,7 +73,7 @@ def markdown_table(summary, keys=KEYS, with_paper=True):
         cells = [f"{mean[k]:.4f} ± {std[k]:.4f}" if n > 1 else f"{mean[k]:.4f}" for k in keys]
         lines.append(f"| {method} | {n} ({', '.join(map(str, seeds))}) | " + " | ".join(cells) + " |")
         if with_paper:
-            for label, ref in reference_rows(method).items():
+            for label, ref in reference_rows(paper_row(method)).items():
                 lines.append(f"| *{label}* | 1 (paper's split) | " + " | ".join(italic_cell(ref[k]) for k in keys) + " |")
     return "\n".join(lines) + "\n"
 
@@ -101,11 +90,11 @@ def csv_table(summary, keys=KEYS):
 
 def run_missing(methods, seeds, log_dir, extra):
     for method in methods:
-        if method not in COMMANDS:
-            raise InputError(f"--methods: unknown method {method!r} (known: {', '.join(COMMANDS)})")
+        if method not in RUNS:
+            raise InputError(f"--methods: unknown method {method!r} (known: {', '.join(RUNS)})")
         for seed in seeds:
-            if not os.path.isfile(os.path.join(log_dir, run_name(method, seed) + ".jsonl")):
-                command = [sys.executable, *COMMANDS[method], "--LOO_seed", str(seed), "--quiet",
+            if not os.path.isfile(os.path.join(log_dir, log_name(method, seed) + ".jsonl")):
+                command = [sys.executable, *RUNS[method].command(seed), "--quiet",
                            "--log_path", os.path.dirname(os.path.normpath(log_dir)),
                            "--dataset", os.path.basename(os.path.normpath(log_dir)), *extra]
                 print("running:", " ".join(command[1:]), file=sys.stderr, flush=True)
@@ -116,7 +105,7 @@ def run_missing(methods, seeds, log_dir, extra):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--log_dir", default="logs/citeULike")
-    p.add_argument("--methods", nargs="+", default=["teacher", "student", "DE", "URRD", "DERRD"])
+    p.add_argument("--methods", nargs="+", default=list(TABLE_RUNS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--run", action="store_true", help="first train the runs whose logs are missing")
     p.add_argument("--out", default=None, help="file stem of the tables (default <log_dir>/results_seeds)")

@@ -18,19 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-
-METHODS = {
-    "student": ("main_teacher", ["--dim", "20"]),
-    "teacher": ("main_teacher", ["--dim", "200"]),
-    "DE": ("main_DE", []),
-    "URRD": ("main_URRD", []),
-    "IR_RRD": ("main_URRD", ["--IR_reg_lmbda", "5e-4"]),
-    "URRD_unsampled": ("main_URRD", ["--sampling", "none"]),
-    "DERRD": ("main_DERRD", []),
-    "RD": ("main_RD", []),
-    "CD": ("main_CD", []),
-}
-
+from Utils.registry import RUNS  # noqa: E402
 
 def single(name, epochs, device, threads, split_seed=0):
     """Run one method for ``epochs`` epochs in this process; print a JSON line of timings."""
@@ -42,7 +30,7 @@ def single(name, epochs, device, threads, split_seed=0):
     from Models.BPR import BPR
     if threads:
         torch.set_num_threads(threads)
-    module, extra = METHODS[name]
+    module, extra = RUNS[name].script[:-3], list(RUNS[name].flags)
     tmp = tempfile.mkdtemp()
     start = time.perf_counter()
     no_save = ["--save", "0"] if module == "main_teacher" else []
@@ -72,7 +60,8 @@ def single(name, epochs, device, threads, split_seed=0):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--which", nargs="+", default=["student", "teacher", "DE", "URRD", "IR_RRD"], choices=list(METHODS))
+    p.add_argument("--which", nargs="+", default=["student", "teacher", "DE", "URRD", "IR_RRD", "RD", "CD"],
+                   choices=list(RUNS))
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)

@@ -1,0 +1,57 @@
+"""Every method and reference run, declared once.
+
+The results tables (``Utils.results``), the plots and notebook (``Utils.plots``), the speed benchmark
+(``benchmarks/speed.py``), the end-to-end tests and the GPU jobs read this table; adding a method is
+its model file, its thin entry script and one entry here (README, "Adding a method").
+
+A run's log on split seed s is ``<name>`` (s = 0) or ``<name>_LOO<s>`` under ``logs/<dataset>/``; its
+command is ``python <script> <flags> [--LOO_seed s]``: the name the entry script gives that command
+(``Utils.run_names``) is the run's name.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str                   # log file stem on split seed 0, and the row of the tables
+    script: str                 # entry script
+    flags: tuple = ()           # flags of the reference run, beyond the script's defaults
+    paper: str = None           # its row in Utils.paper (the paper's Table 2 / the original logs)
+    what: str = ""              # one line for people
+
+    def command(self, split_seed=0):
+        """The command-line words after ``python``."""
+        return [self.script, *self.flags] + (["--LOO_seed", str(split_seed)] if split_seed else [])
+
+    def log_name(self, split_seed=0):
+        return self.name + (f"_LOO{split_seed}" if split_seed else "")
+
+
+RUNS = {r.name: r for r in (
+    Run("teacher", "main_teacher.py", (), "teacher", "BPR-MF teacher, dim 200"),
+    Run("student", "main_teacher.py", ("--dim", "20"), "student", "BPR-MF student without distillation, dim 20"),
+    Run("DE", "main_DE.py", (), "DE", "Distillation Experts (CIKM'20)"),
+    Run("URRD", "main_URRD.py", (), "URRD", "Relaxed Ranking Distillation, user side (CIKM'20)"),
+    Run("IR_RRD", "main_URRD.py", ("--IR_reg_lmbda", "5e-4"), "IR_RRD", "RRD with the item side"),
+    Run("URRD_unsampled_K100", "main_URRD.py", ("--sampling", "none"), None, "unsampled RRD (WWW'23)"),
+    Run("DERRD", "main_DERRD.py", (), "DERRD", "DE + RRD (CIKM'20)"),
+    Run("DERRD_unsampled", "main_DERRD.py", ("--sampling", "none"), None, "DE + unsampled RRD"),
+    Run("RD", "main_RD.py", (), "RD", "Ranking Distillation (KDD'18), the paper's baseline"),
+    Run("CD", "main_CD.py", (), "CD", "Collaborative Distillation (ICDM'19), the paper's baseline"),
+)}
+
+TABLE_RUNS = ("teacher", "student", "DE", "URRD", "DERRD", "RD", "CD")   # the multi-seed table's rows
+PLOT_RUNS = ("teacher", "student", "DE", "URRD", "IR_RRD", "URRD_unsampled_K100", "DERRD", "RD", "CD")
+
+
+def get(name):
+    """The run called ``name``; a KeyError names the known ones."""
+    if name not in RUNS:
+        raise KeyError(f"unknown run {name!r} (known: {', '.join(RUNS)})")
+    return RUNS[name]
+
+
+def paper_row(label):
+    """The Utils.paper key of a log label such as ``DE_LOO1`` or ``URRD_seed1``, or None."""
+    base = label.split("_LOO")[0].split("_seed")[0]
+    return RUNS[base].paper if base in RUNS else None
