@@ -1,26 +1,28 @@
-"""Train BPR-MF with the paper's protocol: the teacher (dim 200, default) or, with --dim 20, the
-student without distillation.
+"""Train a base model with the paper's protocol: the teacher (BPR-MF dim 200, default) or, with
+--dim 20, the student without distillation; --model neumf for NeuMF (teacher 250, student 25).
 
     python main_teacher.py                 # the teacher, CiteULike, split seed 0
     python main_teacher.py --dim 20        # the no-distillation student baseline
+    python main_teacher.py --model neumf   # the NeuMF teacher (dim 250)
 
 Logs: runs/<dataset>/{teacher,student}.{log,jsonl,ranks.npz} (reference runs: --log_path logs/);
 checkpoint: Saved_models/<dataset>/.
 """
 from Utils.errors import run_cli
 from Utils.experiment import setup
-from Utils.teacher import base_model_parser, base_model_run_name, checkpoint_file, model_key, train_base_model
+from Utils.teacher import (base_model_parser, base_model_run_name, checkpoint_file, model_key, resolve_dim,
+                           train_base_model)
 
 
 def planned_name(argv=None):
     """The run name ``main(argv)`` would log under."""
     parser = base_model_parser(__doc__.splitlines()[0])
-    return base_model_run_name(parser, parser.parse_args(argv))
+    return base_model_run_name(parser, resolve_dim(parser.parse_args(argv)))
 
 
 def main(argv=None):
     parser = base_model_parser(__doc__.splitlines()[0])
-    args = parser.parse_args(argv)
+    args = resolve_dim(parser.parse_args(argv))
     ctx = setup(args)
     key = model_key(ctx, args.dim, args.lr, args.reg, args.seed, vars(args))
     path = checkpoint_file(args.save_path, key) if args.save else None

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from Models.method import Method
 from Models.RRD import sample_positions
 from Utils.csr import build_csr
-from Utils.ranking_lists import top_unobserved
+from Utils.ranking_lists import top_unobserved_by
 
 
 def cd_loss(student_scores, teacher_scores, soft_T):
@@ -48,8 +48,8 @@ class CD(Method):
         lists = self.lists
         if self.guide == "student":
             with torch.no_grad():
-                lists = top_unobserved(student.user_emb.detach(), student.item_emb.detach(), self.train_ptr,
-                                       self.train_items, self.N)
+                lists = top_unobserved_by(student.score_all, len(lists), self.train_ptr, self.train_items,
+                                          self.N, lists.device)
         positions = sample_positions(len(lists), self.n_d, self.N, self.temperature, self.generator)
         return torch.gather(lists, 1, positions)                                 # [n_users, n_d]
 
@@ -58,7 +58,7 @@ class CD(Method):
             self.drawn = self._draw(batch.student)
         users = torch.unique(batch.users)
         items = self.drawn[users]                                                # [n, n_d]
-        student_scores = batch.item_scores(batch.user_rows(users), items)
+        student_scores = batch.scores(users, items)
         with torch.no_grad():
             teacher_scores = self.teacher.score(users, items)
         return {"CD": self.lmbda * cd_loss(student_scores, teacher_scores, self.soft_T)}

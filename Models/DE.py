@@ -126,10 +126,10 @@ class DE(Method):
 
     def __init__(self, teacher, d_s, generator, lmbda=0.01, num_experts=30, tau_0=1.0, end_T=1e-10,
                  max_epoch=1000, selection="gumbel", skip_ratio=DEFAULT_SKIP_RATIO):
-        d_t = teacher.dim
+        d_t = teacher.repr_dim
         self.teacher, self.generator, self.lmbda = teacher, generator, lmbda
         self.tau_0, self.end_T, self.max_epoch = tau_0, end_T, max_epoch
-        device = teacher.user_emb.device
+        device = next(teacher.parameters()).device
         self.user_de = DistillationExperts(num_experts, d_s, d_t, selection, skip_ratio).to(device)
         self.item_de = DistillationExperts(num_experts, d_s, d_t, selection, skip_ratio).to(device)
         self.tau = tau_0
@@ -149,16 +149,16 @@ class DE(Method):
             m.pairs_computed = m.pairs_total = 0
         return {"pairs_computed": computed / max(total, 1)}
 
-    def _term(self, module, rows, teacher_table, index):
-        t = teacher_table[index]
+    def _term(self, module, student_repr, teacher_repr, index):
+        t = teacher_repr(index)
         noise = gumbel_like(t.new_empty(len(index), module.experts.num_experts), self.generator)
-        return module.loss(rows(index), t, self.tau, noise)
+        return module.loss(student_repr(index), t, self.tau, noise)
 
     def loss(self, batch):
         users, pos, neg = (torch.unique(x) for x in (batch.users, batch.pos, batch.neg))
-        loss = self._term(self.user_de, batch.user_rows, self.teacher.user_emb, users) + 0.5 * (
-            self._term(self.item_de, batch.item_rows, self.teacher.item_emb, pos)
-            + self._term(self.item_de, batch.item_rows, self.teacher.item_emb, neg))
+        loss = self._term(self.user_de, batch.user_repr, self.teacher.user_repr, users) + 0.5 * (
+            self._term(self.item_de, batch.item_repr, self.teacher.item_repr, pos)
+            + self._term(self.item_de, batch.item_repr, self.teacher.item_repr, neg))
         return {"DE": self.lmbda * loss}
 
     def describe(self):

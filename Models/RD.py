@@ -60,14 +60,15 @@ class RD(Method):
     def loss(self, batch):
         users = torch.unique(batch.users)
         top = self.top[users]                                                   # [n, K]
-        top_scores = batch.item_scores(batch.user_rows(users), top)
+        top_scores = batch.scores(users, top)
         weights = self.position
         if self.dynamic:
             owners = users.repeat_interleave(self.n_samples)
             sampled = sample_negatives(owners, self.n_items, self.train_set, self.draw).view(len(users), -1)
-            with torch.no_grad():
-                sampled_scores = batch.student.score(users, sampled)
-                weights = weights * discrepancy_weights(top_scores.detach(), sampled_scores, self.n_items, self.mu)
+            with torch.no_grad():    # both sides scored by one function: a drawn pi_r never counts as above itself
+                scores = batch.student.score(users, torch.cat([top, sampled], 1))
+                weights = weights * discrepancy_weights(scores[:, :top.shape[1]], scores[:, top.shape[1]:],
+                                                        self.n_items, self.mu)
         return {"RD": self.lmbda * rd_loss(top_scores, weights)}
 
     def describe(self):

@@ -106,11 +106,11 @@ class URRD(Method):
 
     def loss(self, batch):
         users = torch.unique(batch.users)
-        user_rows = batch.user_rows(users)
         if self.sampling == "paper":
             items = torch.cat([self.sampler.interesting[users], self.sampler.uninteresting[users]], 1)
-            scores = batch.item_scores(user_rows, items)                      # [n, K + L]
+            scores = batch.scores(users, items)                               # [n, K + L]
             return {"URRD": self.lmbda * sampled_rrd_loss(scores[:, :self.K], scores[:, self.K:]).sum()}
+        user_rows = batch.user_rows(users)                                    # dot-product models only
         listed = self.lists[users, :self.K]
         items = batch.item_table()
         a = pair_scores(user_rows, items, listed)

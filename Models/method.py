@@ -22,28 +22,52 @@ from Utils.row_gradients import RowGradients
 
 @dataclass
 class Batch:
-    """One mini-batch of training triples; methods take student rows through it (gradients stay row-sparse)."""
+    """One mini-batch of training triples, and the only way a method reaches the student.
+
+    ``scores``, ``user_repr`` and ``item_repr`` work for every base model (Models/base.py);
+    ``user_rows`` ... ``user_scores`` are the dot-product models' tables (BPR-MF) for the paths that
+    need them (unsampled RRD, the item side)."""
     users: torch.Tensor      # [B]
     pos: torch.Tensor        # [B]
     neg: torch.Tensor        # [B]
     student: torch.nn.Module
     grads: RowGradients
 
+    def rows(self, table, index):
+        """Rows ``index`` [...] of one of the student's tables -> [..., d] (gradient flows)."""
+        return self.grads.rows(table, index.reshape(-1)).reshape(*index.shape, table.shape[1])
+
+    def whole(self, table):
+        """One of the student's tables whole [n, d] (no copy; gradient flows)."""
+        return self.grads.whole(table)
+
+    def scores(self, users, items):
+        """The student's scores: users [n], items [n, W] -> [n, W] (gradient flows)."""
+        return self.student.batch_scores(self, users, items)
+
+    def user_repr(self, users):
+        """The student's user representations [n, r] (gradient flows)."""
+        return self.student.batch_user_repr(self, users)
+
+    def item_repr(self, items):
+        """The student's item representations [n, r] (gradient flows)."""
+        return self.student.batch_item_repr(self, items)
+
     def user_rows(self, index):
-        """index [...] -> student user embeddings [..., d] (gradient flows)."""
-        return self._rows(self.student.user_emb, index)
+        """index [...] -> student user embeddings [..., d] (dot-product models; gradient flows)."""
+        return self.rows(self.student.user_emb, index)
 
     def item_rows(self, index):
-        """index [...] -> student item embeddings [..., d] (gradient flows)."""
-        return self._rows(self.student.item_emb, index)
+        """index [...] -> student item embeddings [..., d] (dot-product models; gradient flows)."""
+        return self.rows(self.student.item_emb, index)
 
     def item_table(self):
-        """The whole student item table [n_items, d] (no copy; gradient flows)."""
-        return self.grads.whole(self.student.item_emb)
+        """The whole student item table [n_items, d] (dot-product models; gradient flows)."""
+        return self.whole(self.student.item_emb)
 
     def user_table(self):
-        """The whole student user table [n_users, d] (no copy; gradient flows)."""
-        return self.grads.whole(self.student.user_emb)
+        """The whole student user table [n_users, d] (dot-product models; gradient flows)."""
+        return self.whole(self.student.user_emb)
 
     def item_scores(self, user_rows, items):
         """user_rows [n, d] (from user_rows), items [n, W] -> scores [n, W]; gradient flows to both."""
@@ -53,13 +77,10 @@ class Batch:
         """item_rows [n, d] (from item_rows), users [n, W] -> scores [n, W]; gradient flows to both."""
         return pair_scores(item_rows, self.user_table(), users)
 
-    def _rows(self, table, index):
-        return self.grads.rows(table, index.reshape(-1)).reshape(*index.shape, table.shape[1])
-
 
 class Method:
-    """No distillation: the student (or the teacher) trained with BPR alone."""
-    name = "BPR"
+    """No distillation: the student (or the teacher) trained with its base loss alone."""
+    name = "none"
 
     def parameters(self):
         """Extra trainable parameters (trained by the same Adam as the embeddings)."""

@@ -19,9 +19,9 @@ TRAINING_FLAGS = ("batch_size", "num_ns", "max_epoch", "early_stop", "es_epoch")
 DEFAULT_LOG_PATH = "runs/"
 
 
-def common_parser(description, dim=200):
-    """The flags of the original scripts plus device, seed and evaluation. ``dim=None`` leaves out
-    ``--dim`` (the distillation scripts derive the student's size from ``--percent``)."""
+def common_parser(description, dim=True):
+    """The flags of the original scripts plus base model, device, seed and evaluation. ``dim=False``
+    leaves out ``--dim`` (the distillation scripts derive the student's size from ``--percent``)."""
     d = TRAINING_DEFAULTS
     p = argparse.ArgumentParser(description=description,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -39,8 +39,11 @@ def common_parser(description, dim=200):
                    help="sampled: the paper's 499 negatives; full: all unobserved items (used for "
                         "selection too); both: sampled for selection, full reported beside")
     g = p.add_argument_group("training")
-    if dim is not None:
-        g.add_argument("--dim", type=int, default=dim, help="embedding size")
+    g.add_argument("--model", choices=["bpr", "neumf"], default="bpr",
+                   help="base model of teacher and student: BPR-MF or NeuMF")
+    if dim:
+        g.add_argument("--dim", type=int, default=None,
+                       help="embedding size (None: the model's teacher size, 200 for bpr, 250 for neumf)")
     g.add_argument("--lr", type=float, default=d["lr"], help="Adam learning rate")
     g.add_argument("--reg", type=float, default=d["reg"], help="Adam weight decay (coupled L2)")
     g.add_argument("--batch_size", type=int, default=d["batch_size"], help="training triples per batch")
@@ -78,7 +81,7 @@ def validate(args):
     """Range checks; an out-of-range flag raises InputError naming it."""
     check_finite(args)
     for name in _POSITIVE:
-        if hasattr(args, name) and getattr(args, name) < 1:
+        if getattr(args, name, None) is not None and getattr(args, name) < 1:
             raise InputError(f"--{name} must be at least 1, got {getattr(args, name)}")
     for name in ("lr",):
         if not getattr(args, name) > 0:

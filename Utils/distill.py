@@ -9,6 +9,7 @@ from Models.CD import CD
 from Models.method import Combined
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
+from Models.zoo import BASE_MODELS, TEACHER_DIMS
 from Utils.config import common_parser
 from Utils.errors import InputError
 from Utils.experiment import new_student, run, setup, split_key
@@ -108,7 +109,8 @@ def build_de(ctx, teacher, teacher_path=None):
         raise InputError(f"--num_expert must be at least 1, got {a.num_expert}")
     if not 0 < a.end_T <= 1:
         raise InputError(f"--end_T must be in (0, 1], got {a.end_T}")
-    return DE(teacher, a.dim, ctx.generator, a.lmbda_DE, a.num_expert, 1.0, a.end_T, a.max_epoch,
+    d_s = BASE_MODELS[a.model].representation_size(a.dim)
+    return DE(teacher, d_s, ctx.generator, a.lmbda_DE, a.num_expert, 1.0, a.end_T, a.max_epoch,
               a.selection, a.skip_ratio)
 
 
@@ -124,6 +126,8 @@ def build_rrd(ctx, teacher, teacher_path):
         raise InputError(f"--U_K and --I_K must not exceed --list_len ({a.list_len})")
     if a.list_len >= ctx.split.n_items:
         raise InputError(f"--list_len {a.list_len} must be below the number of items ({ctx.split.n_items})")
+    if (a.IR_reg_lmbda or a.sampling != "paper") and not BASE_MODELS[a.model].dot_product:
+        raise InputError("--sampling none and --IR_reg_lmbda need a dot-product base model (--model bpr)")
     if a.IR_reg_lmbda and a.sampling != "paper":
         raise InputError("--IR_reg_lmbda needs --sampling paper (it uses the sampled user-side items)")
     key = teacher_key(ctx)
@@ -160,12 +164,14 @@ class DistillScript:
 
     def parse(self, argv=None):
         """-> (parser, args with derived values filled in, the flags as given)."""
-        parser = common_parser(self.doc.strip().splitlines()[0], dim=None)
+        parser = common_parser(self.doc.strip().splitlines()[0], dim=False)
         add_teacher_flags(parser)
         for add in self.add_flags:
             add(parser)
         args = parser.parse_args(argv)
         as_given = dict(vars(args))
+        if args.teacher_dim is None:
+            args.teacher_dim = TEACHER_DIMS[args.model]
         if not 0 < args.percent <= 1:
             raise InputError(f"--percent must be in (0, 1], got {args.percent}")
         args.dim = int(args.teacher_dim * args.percent)
@@ -188,7 +194,8 @@ class DistillScript:
         teacher, teacher_path, teacher_lines = load_or_train_teacher(ctx)
         method = self.build(ctx, teacher, teacher_path)
         header = [f"Student Dim:: {args.dim}"] + teacher_lines + method.describe()
-        key = dict(split_key(ctx), model="BPR", dim=args.dim, method=method.name, seed=args.seed)
+        key = dict(split_key(ctx), model=BASE_MODELS[args.model].name, dim=args.dim, method=method.name,
+                   seed=args.seed)
         path = os.path.join(args.save_path, args.dataset, f"{name}.student.pt")   # the student alone
         return run(ctx, new_student(ctx, args.dim), method, name, self.kind, header=header,
                    checkpoint_path=path, checkpoint_key=key)

@@ -92,7 +92,7 @@ class Evaluator:
                for k in (("valid", "test", "valid_full", "test_full") if self.full else ("valid", "test"))}
         self.nonfinite_scores = 0
         for users, has_valid, scorer in self.chunks:
-            scores = scorer(model.user_emb[users], model.item_emb)              # [B, 2 + C]
+            scores = model.score_candidates(users, scorer)                      # [B, 2 + C]
             self.nonfinite_scores += int((~torch.isfinite(scores)).sum())
             scores = worst_for_nan(scores)
             negatives = scores[:, 2:]

@@ -1,4 +1,4 @@
-"""The teacher's ranking lists (REFERENCE section 4): per user, the top items outside the user's
+"""The teacher's ranking lists (docs/methods.md, RRD): per user, the top items outside the user's
 train set in descending teacher score; per item, the top users who do not have it in train.
 
 Computed once from the teacher on the training device in chunks of rows (never a full users x items
@@ -11,25 +11,32 @@ import torch
 from Utils.atomic import atomic_path
 from Utils.csr import build_csr
 from Utils.checkpoint import load_checkpoint
+from Utils.errors import InputError
 
 
 @torch.no_grad()
-def top_unobserved(query, keys, pointer, observed, length, chunk=512):
-    """For each query row, the ``length`` highest-scoring keys it has not observed, best first.
+def top_unobserved_by(score_rows, n_rows, pointer, observed, length, device, chunk=512):
+    """For each row, the ``length`` highest-scoring columns it has not observed, best first.
 
-    query [n_q, d], keys [n_k, d], (pointer, observed): CSR of each query row's observed keys.
-    -> [n_q, length] int64.
+    score_rows(rows [B]) -> scores [B, n_cols]; (pointer, observed): CSR of each row's observed
+    columns. Rows go in chunks, so no [n_rows, n_cols] matrix exists. -> [n_rows, length] int64.
     """
-    out = torch.empty((len(query), length), dtype=torch.int64, device=query.device)
-    for start in range(0, len(query), chunk):
-        stop = min(start + chunk, len(query))
-        scores = query[start:stop] @ keys.T                                    # [B, n_k]
+    out = torch.empty((n_rows, length), dtype=torch.int64, device=device)
+    for start in range(0, n_rows, chunk):
+        stop = min(start + chunk, n_rows)
+        scores = score_rows(torch.arange(start, stop, device=device))              # [B, n_cols]
         lo, hi = pointer[start], pointer[stop]
         lengths = pointer[start + 1:stop + 1] - pointer[start:stop]
-        owner = torch.repeat_interleave(torch.arange(stop - start, device=query.device), lengths)
+        owner = torch.repeat_interleave(torch.arange(stop - start, device=device), lengths)
         scores[owner, observed[lo:hi]] = -torch.inf
         out[start:stop] = torch.topk(scores, length, dim=1, sorted=True).indices
     return out
+
+
+def top_unobserved(query, keys, pointer, observed, length, chunk=512):
+    """:func:`top_unobserved_by` for dot-product scores: query [n_q, d] against keys [n_k, d]."""
+    return top_unobserved_by(lambda rows: query[rows] @ keys.T, len(query), pointer, observed, length,
+                             query.device, chunk)
 
 
 def load_or_compute_lists(teacher, teacher_key, teacher_path, split, side, length, device):
@@ -40,12 +47,15 @@ def load_or_compute_lists(teacher, teacher_key, teacher_path, split, side, lengt
     if os.path.isfile(path):
         return load_checkpoint(path, key)["state"].to(device)
     if side == "user":
-        query, keys, n_rows = teacher.user_emb, teacher.item_emb, split.n_users
-        pointer, observed = build_csr(split.train_users, split.train_items, n_rows, device)
+        pointer, observed = build_csr(split.train_users, split.train_items, split.n_users, device)
+        lists = top_unobserved_by(teacher.score_all, split.n_users, pointer, observed, length, device)
     else:
-        query, keys, n_rows = teacher.item_emb, teacher.user_emb, split.n_items
-        pointer, observed = build_csr(split.train_items, split.train_users, n_rows, device)
-    lists = top_unobserved(query.detach(), keys.detach(), pointer, observed, length)
+        if not teacher.dot_product:
+            raise InputError(f"item-side ranking lists need a dot-product teacher, not {teacher.name}")
+        pointer, observed = build_csr(split.train_items, split.train_users, split.n_items, device)
+        lists = top_unobserved(teacher.item_repr(torch.arange(split.n_items, device=device)),
+                               teacher.user_repr(torch.arange(split.n_users, device=device)),
+                               pointer, observed, length)
     with atomic_path(path) as tmp:
         torch.save({"key": key, "state": lists.cpu()}, tmp)
     return lists

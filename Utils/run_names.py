@@ -3,6 +3,7 @@
     URRD                      the defaults
     URRD_LOO1_seed2           split seed 1, training seed 2
     URRD_split_bytime_lr0.01  anything else that changes the result, flag name then value
+    NeuMF_URRD                another base model than BPR-MF, first
 
 So a run with another split, lambda or training length never writes over the log of another
 configuration. Flags that only say where files go or how fast it runs are left out.
@@ -29,6 +30,11 @@ def changed_flags(parser, values, consumed=()):
 
 
 def run_name(parser, values, base, consumed=()):
-    """``base`` + ``_<label><value>`` for each changed flag (see the module docstring)."""
-    parts = [base] + [f"{LEADING.get(d, d)}{format_value(v)}" for d, v in changed_flags(parser, values, consumed)]
+    """``base`` + ``_<label><value>`` for each changed flag (see the module docstring); a base model
+    other than the default comes first, as its class name (``NeuMF_DE``)."""
+    parts = [base] + [f"{LEADING.get(d, d)}{format_value(v)}"
+                      for d, v in changed_flags(parser, values, tuple(consumed) + ("model",))]
+    if "model" in values and values["model"] != parser.get_default("model"):
+        from Models.zoo import BASE_MODELS
+        parts.insert(0, BASE_MODELS[values["model"]].name)
     return "_".join(parts)

@@ -14,44 +14,60 @@ import sys
 
 import torch
 
-from Models.BPR import BPR
 from Models.method import Method
+from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model
 from Utils.checkpoint import check_key, load_checkpoint, read_checkpoint
 from Utils.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser
 from Utils.errors import InputError
 from Utils.experiment import Context, new_student, run, split_key
 from Utils.run_names import format_value, run_name
 
-TEACHER_DEFAULTS = {"dim": 200, "lr": TRAINING_DEFAULTS["lr"], "reg": TRAINING_DEFAULTS["reg"], "seed": 0}
+TEACHER_DEFAULTS = {"lr": TRAINING_DEFAULTS["lr"], "reg": TRAINING_DEFAULTS["reg"], "seed": 0}   # dim: TEACHER_DIMS
 IDENTITY = ("dataset", "split", "LOO_seed", "n_users", "n_items", "model", "dim", "lr", "reg", "seed")
 # flags a teacher trained for a distillation run takes from that run (data, protocol, where files go)
-SHARED_WITH_TEACHER = ("data_path", "dataset", "LOO_seed", "min_user_inter", "min_rating", "split_by",
+SHARED_WITH_TEACHER = ("model", "data_path", "dataset", "LOO_seed", "min_user_inter", "min_rating", "split_by",
                        "num_candidates", "eval", "device", "num_threads", "save_path", "log_path", "quiet")
 
 
 def model_key(ctx, dim, lr, reg, seed, training):
-    """Everything that determines a trained BPR model: data, split, size, optimiser, seed, training."""
-    return dict(split_key(ctx), model="BPR", dim=dim, lr=lr, reg=reg, seed=seed,
+    """Everything that determines a trained base model: data, split, model and size, optimiser, seed,
+    training length and batches."""
+    return dict(split_key(ctx), model=BASE_MODELS[ctx.args.model].name, dim=dim, lr=lr, reg=reg, seed=seed,
                 **{f: training[f] for f in TRAINING_FLAGS})
 
 
 def checkpoint_file(folder, key):
-    """``<folder>/<dataset>/BPR_dim.._LOO.._seed.._lr.._reg.._<split>[_<changed training flags>].pt``."""
+    """``<folder>/<dataset>/<model>_dim.._LOO.._seed.._lr.._reg.._<split>[_<changed training flags>].pt``."""
     changed = "".join(f"_{f}{format_value(key[f])}" for f in TRAINING_FLAGS if key[f] != TRAINING_DEFAULTS[f])
     return os.path.join(folder, key["dataset"],
-                        f"BPR_dim{key['dim']}_LOO{key['LOO_seed']}_seed{key['seed']}_lr{key['lr']:g}"
+                        f"{key['model']}_dim{key['dim']}_LOO{key['LOO_seed']}_seed{key['seed']}_lr{key['lr']:g}"
                         f"_reg{key['reg']:g}_{key['split']}{changed}.pt")
 
 
 def base_model_parser(description):
     """The flags of ``main_teacher.py``."""
-    parser = common_parser(description, dim=TEACHER_DEFAULTS["dim"])
+    parser = common_parser(description)
     parser.add_argument("--save", type=int, default=1, choices=[0, 1], help="save the best checkpoint")
     return parser
 
 
+def resolve_dim(args):
+    """--dim None -> the model's teacher size."""
+    if args.dim is None:
+        args.dim = TEACHER_DIMS[args.model]
+    return args
+
+
+def size_label(model, dim):
+    """'teacher' / 'student' for the model's teacher size and a tenth of it, else ``dim<d>``."""
+    teacher = TEACHER_DIMS[model]
+    return {teacher: "teacher", int(teacher * 0.1): "student"}.get(dim)
+
+
 def base_model_run_name(parser, args):
-    base = {200: "teacher", 20: "student"}.get(args.dim, f"BPR_dim{args.dim}")
+    base = size_label(args.model, args.dim) or f"{BASE_MODELS[args.model].name}_dim{args.dim}"
+    if args.model != "bpr" and base.startswith(BASE_MODELS[args.model].name):
+        base = base[len(BASE_MODELS[args.model].name) + 1:]              # the prefix comes from run_name
     return args.run_name or run_name(parser, vars(args), base, consumed=("dim",))
 
 
@@ -60,10 +76,11 @@ def train_base_model(ctx, name, checkpoint_path):
     ``main_teacher.py`` and behind every automatically trained teacher. -> TrainResult."""
     a = ctx.args
     key = model_key(ctx, a.dim, a.lr, a.reg, a.seed, vars(a))
-    kind = {200: "teacher", 20: "student"}.get(a.dim)
-    params = (ctx.split.n_users + ctx.split.n_items) * a.dim
-    return run(ctx, new_student(ctx, a.dim), Method(), name, kind,
-               header=[f"BPR dim {a.dim}: {params} parameters"],
+    kind = size_label(a.model, a.dim) if a.model == "bpr" else None       # the paper rows are BPR's
+    model = new_student(ctx, a.dim)
+    params = sum(p.numel() for p in model.parameters())
+    return run(ctx, model, Method(), name, kind,
+               header=[f"{model.name} dim {a.dim}: {params} parameters"],
                checkpoint_path=checkpoint_path, checkpoint_key=key)
 
 
@@ -72,7 +89,8 @@ def add_teacher_flags(parser):
     g.add_argument("--teacher_path", default="Saved_models/",
                    help="folder searched for the teacher checkpoint (keyed by data, split, dim, lr, reg, "
                         "seed and training length), or a checkpoint file")
-    g.add_argument("--teacher_dim", type=int, default=TEACHER_DEFAULTS["dim"], help="teacher embedding size")
+    g.add_argument("--teacher_dim", type=int, default=None,
+                   help="teacher embedding size (None: 200 for bpr, 250 for neumf)")
     g.add_argument("--teacher_seed", type=int, default=TEACHER_DEFAULTS["seed"], help="teacher training seed")
     g.add_argument("--teacher_lr", type=float, default=TEACHER_DEFAULTS["lr"], help="teacher learning rate")
     g.add_argument("--teacher_reg", type=float, default=TEACHER_DEFAULTS["reg"], help="teacher weight decay")
@@ -99,7 +117,7 @@ def describe_teacher(path, stored):
     """Lines that say how a teacher checkpoint was trained, with a warning where it differs from the
     teacher defaults or stopped at its epoch limit rather than by early stopping."""
     key = stored["key"]
-    lines = [f"Teacher:: {path} (dim {key['dim']}, trained {stored.get('epochs_run', '?')} epochs, "
+    lines = [f"Teacher:: {path} ({key['model']}, dim {key['dim']}, trained {stored.get('epochs_run', '?')} epochs, "
              f"stopped by {stored.get('stopped', 'unknown')})"]
     changed = [f"{f} {key.get(f)} (default {TRAINING_DEFAULTS[f]})" for f in TRAINING_FLAGS
                if key.get(f) != TRAINING_DEFAULTS[f]]
@@ -135,7 +153,8 @@ def load_or_train_teacher(ctx):
     lines = describe_teacher(path, stored)
     for text in lines[1:]:
         print(text, file=sys.stderr)
-    teacher = BPR(ctx.split.n_users, ctx.split.n_items, stored["key"]["dim"])
+    teacher = build_model(MODEL_OF_CLASS[stored["key"]["model"]], ctx.split.n_users, ctx.split.n_items,
+                          stored["key"]["dim"])
     teacher.load_state_dict(stored["state"])
     teacher.to(ctx.device).requires_grad_(False)
     return teacher, path, lines

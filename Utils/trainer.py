@@ -1,6 +1,6 @@
 """The one training loop shared by every entry script (REFERENCE sections 1 and 2).
 
-Per epoch: resample BPR negatives (and whatever the method resamples), shuffle the training
+Per epoch: resample the negatives (and whatever the method resamples), shuffle the training
 triples, take Adam steps on batches of ``batch_size``, evaluate, select per N, early-stop.
 """
 import copy
@@ -10,10 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from Models.BPR import bpr_loss_and_grads
 from Models.method import Batch
 from Utils.errors import RunDiverged
 from Utils.row_gradients import RowGradients, guard_against_direct_use
@@ -27,19 +25,6 @@ class TrainResult:
     final: dict              # selected metrics, epochs, timings
     best_ranks: dict         # per-user target ranks at the last improving epoch (numpy)
     checkpoint_path: str = None   # where the run saved best_state, if it did
-
-
-def bpr_step(batch):
-    """The BPR term of one batch: its loss, with its gradient added straight into the embedding
-    gradients (closed form, Models.BPR.bpr_loss_and_grads)."""
-    student = batch.student
-    items = torch.cat([batch.pos, batch.neg])
-    user_rows = F.embedding(batch.users, student.user_emb.detach())
-    item_rows = F.embedding(items, student.item_emb.detach())
-    loss, grad_user, grad_pos, grad_neg = bpr_loss_and_grads(user_rows, *item_rows.chunk(2))
-    batch.grads.add(student.user_emb, batch.users, grad_user)
-    batch.grads.add(student.item_emb, items, torch.cat([grad_pos, grad_neg]))
-    return loss
 
 
 def synchronize(device):
@@ -68,13 +53,14 @@ class TrainingData:
 
 
 def train(student, method, split, evaluator, cfg, logger, generator):
-    """Train ``student`` with BPR + ``method``'s terms; returns a TrainResult."""
+    """Train ``student`` (a Models.base.BaseModel) with its own loss + ``method``'s terms; returns a TrainResult."""
     device = generator.device
     data = TrainingData(split, device, cfg.num_ns)
-    grads = RowGradients([student.user_emb, student.item_emb])
-    guard = guard_against_direct_use([student.user_emb, student.item_emb])
-    extra_params = list(method.parameters())
-    optimizer = make_optimizer([student.user_emb, student.item_emb] + extra_params, cfg.lr, cfg.reg)
+    tables = student.tables()
+    grads = RowGradients(tables)
+    guard = guard_against_direct_use(tables)
+    dense_params = list(student.dense_parameters()) + list(method.parameters())
+    optimizer = make_optimizer(tables + dense_params, cfg.lr, cfg.reg)
     draw = torch_draw(generator)
     selection = PerCutoffSelection(cfg.early_stop)
     best_state, best_ranks, times = None, None, []
@@ -93,13 +79,12 @@ def train(student, method, split, evaluator, cfg, logger, generator):
         for start in range(0, n, cfg.batch_size):
             stop = start + cfg.batch_size
             batch = Batch(users[start:stop], pos[start:stop], neg[start:stop], student, grads)
-            terms = {"BPR": bpr_step(batch)}
-            extra = method.loss(batch)
-            if extra:
-                for p in extra_params:
+            terms = {student.loss_name: student.train_loss(batch), **method.loss(batch)}
+            differentiable = [v for v in terms.values() if v.requires_grad]
+            if differentiable:
+                for p in dense_params:
                     p.grad = None
-                sum(extra.values()).backward()
-                terms.update(extra)
+                sum(differentiable).backward()
             grads.accumulate()
             optimizer.step()
             grads.clear()

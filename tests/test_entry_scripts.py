@@ -15,6 +15,7 @@ import main_RD
 import main_teacher
 import main_URRD
 from planted import TINY_TRAINING, write_planted
+from Utils.errors import InputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEACHER = ["--teacher_dim", "16", "--percent", "0.5", "--teacher_lr", "0.02"]
@@ -28,22 +29,23 @@ def planted(tmp_path_factory):
     common = ["--data_path", root, "--dataset", "planted", "--log_path", os.path.join(root, "logs"),
               "--save_path", os.path.join(root, "saved")] + TINY_TRAINING
     teacher = main_teacher.main(common + ["--dim", "16"])
+    main_teacher.main(common + ["--dim", "16", "--model", "neumf"])
     return root, common, teacher
 
 
-def teacher_file(root):
+def teacher_file(root, model="BPR"):
     folder = os.path.join(root, "saved", "planted")
-    return os.path.join(folder, [f for f in os.listdir(folder) if f.startswith("BPR_dim16_") and f.endswith(".pt")][0])
+    return os.path.join(folder, [f for f in os.listdir(folder) if f.startswith(f"{model}_dim16_") and f.endswith(".pt")][0])
 
 
-def with_teacher(root, args):
+def with_teacher(root, args, model="BPR"):
     """Distillation flags: the planted teacher (dim 16, lr 0.02, trained briefly) and a student of dim 8."""
-    return args + TEACHER + ["--teacher_path", teacher_file(root)]
+    return args + TEACHER + ["--teacher_path", teacher_file(root, model)]
 
 
-def share_ranked_first(result):
+def share_ranked_first(result, within=1):
     ranks = result.best_ranks["test"]
-    return float(np.mean(ranks[ranks > 0] == 1))
+    return float(np.mean(ranks[ranks > 0] <= within))
 
 
 CASES = {
@@ -64,6 +66,12 @@ def test_teacher_ranks_withheld_items_first(planted):
     assert share_ranked_first(planted[2]) == 1.0
 
 
+DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD"}
+NEUMF = {"DE": ["--lmbda_DE", "1e-4", "--max_epoch", "40"],
+         "DERRD": ["--lmbda_DE", "1e-4", "--URRD_lmbda", "0.1", "--max_epoch", "40"],
+         "URRD": ["--URRD_lmbda", "0.1"]}         # the paper's NeuMF weights
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_method_ranks_withheld_items_first(planted, case):
     root, common, _ = planted
@@ -71,6 +79,33 @@ def test_every_method_ranks_withheld_items_first(planted, case):
     result = module.main(common + (extra if module is main_teacher else with_teacher(root, extra)))
     assert share_ranked_first(result) >= 0.95
     assert result.final["test"]["H@5"] >= 0.95
+
+
+@pytest.mark.parametrize("case", sorted(set(CASES) - DOT_PRODUCT_ONLY - {"DE_attention"}))
+def test_every_method_ranks_withheld_items_first_on_neumf(planted, case):
+    root, common, _ = planted
+    module, extra = CASES[case]
+    extra = extra + ["--model", "neumf"] + NEUMF.get(case, [])
+    result = module.main(common + (extra if module is main_teacher else with_teacher(root, extra, "NeuMF")))
+    # NeuMF's H@N saturate at 1 within a few epochs, so the selected (last improving) epoch comes
+    # before it has sorted the group's items perfectly: 90% of withheld items are among the first three
+    # (of 21; a random ranking puts 14% there)
+    assert share_ranked_first(result, within=3) >= 0.9
+    assert result.final["test"]["H@5"] >= 0.95
+
+
+def test_a_neumf_teacher_for_a_bpr_student_is_refused_naming_both(planted):
+    root, common, _ = planted
+    with pytest.raises(InputError, match="model: checkpoint 'NeuMF' vs run 'BPR'"):
+        main_DE.main(with_teacher(root, common + ["--max_epoch", "1"], "NeuMF"))
+
+
+def test_dot_product_paths_refuse_neumf_and_unknown_models_are_refused(planted):
+    root, common, _ = planted
+    with pytest.raises(InputError, match="need a dot-product base model"):
+        main_URRD.main(with_teacher(root, common + RRD + ["--sampling", "none", "--model", "neumf"], "NeuMF"))
+    out = run_script("main_teacher.py", "--model", "lightgcn")
+    assert out.returncode == 2 and "invalid choice: 'lightgcn'" in out.stderr
 
 
 def test_logs_have_the_promised_shape(planted):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from Models.BPR import BPR
+from Models.zoo import BASE_MODELS
 from Models.CD import CD
 from Models.DE import DE
 from Models.method import Batch, Combined, Method
@@ -13,9 +13,9 @@ from Models.RD import RD
 from Models.RRD import IRRRD, URRD
 from Utils.csr import build_csr
 from Utils.dataset import SplitData
-from Utils.ranking_lists import top_unobserved
+from Utils.ranking_lists import top_unobserved, top_unobserved_by
 from Utils.row_gradients import RowGradients, guard_against_direct_use
-from Utils.trainer import bpr_step, make_optimizer
+from Utils.trainer import make_optimizer
 
 N_USERS, N_ITEMS, D_T, D_S, LENGTH = 30, 60, 8, 4, 10
 
@@ -25,7 +25,7 @@ class ShrinkBatchUsers(Method):
     name = "toy"
 
     def loss(self, batch):
-        return {"toy": 0.1 * batch.user_rows(torch.unique(batch.users)).pow(2).sum()}
+        return {"toy": 0.1 * batch.user_repr(torch.unique(batch.users)).pow(2).sum()}
 
 
 class IndexesTheTableDirectly(Method):
@@ -33,7 +33,7 @@ class IndexesTheTableDirectly(Method):
     name = "bad"
 
     def loss(self, batch):
-        return {"bad": batch.student.item_emb[batch.pos].pow(2).sum()}
+        return {"bad": batch.student.tables()[1][batch.pos].pow(2).sum()}
 
 
 def toy_split():
@@ -46,7 +46,7 @@ def toy_split():
 def lists(teacher, split, side):
     if side == "user":
         ptr, cols = build_csr(split.train_users, split.train_items, split.n_users, torch.device("cpu"))
-        return top_unobserved(teacher.user_emb, teacher.item_emb, ptr, cols, LENGTH)
+        return top_unobserved_by(teacher.score_all, split.n_users, ptr, cols, LENGTH, torch.device("cpu"))
     ptr, cols = build_csr(split.train_items, split.train_users, split.n_items, torch.device("cpu"))
     return top_unobserved(teacher.item_emb, teacher.user_emb, ptr, cols, LENGTH)
 
@@ -60,30 +60,40 @@ def ir_rrd(t, s, g):
     return Combined([user_side, IRRRD(lists(t, s, "item"), s, g, user_side, lmbda=1.0, K=2, L=3)])
 
 
-METHODS = {   # name -> builder(teacher, split, generator)
-    "DE": lambda t, s, g: DE(t, D_S, g, lmbda=1.0, num_experts=3),
-    "URRD": urrd,
-    "URRD_unsampled": lambda t, s, g: urrd(t, s, g, sampling="none"),
-    "IR_RRD": ir_rrd,
-    "DERRD": lambda t, s, g: Combined([DE(t, D_S, g, lmbda=1.0, num_experts=3), urrd(t, s, g)]),
-    "RD": lambda t, s, g: RD(lists(t, s, "user"), s, g, lmbda=1.0, K=3, n_samples=20, dynamic_start=0),
-    "CD": lambda t, s, g: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2),
-    "CD_student": lambda t, s, g: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2, guide="student"),
-    "toy": lambda t, s, g: ShrinkBatchUsers(),
+METHODS = {   # name -> builder(teacher, split, generator, student representation size)
+    "DE": lambda t, s, g, r: DE(t, r, g, lmbda=1.0, num_experts=3),
+    "URRD": lambda t, s, g, r: urrd(t, s, g),
+    "URRD_unsampled": lambda t, s, g, r: urrd(t, s, g, sampling="none"),
+    "IR_RRD": lambda t, s, g, r: ir_rrd(t, s, g),
+    "DERRD": lambda t, s, g, r: Combined([DE(t, r, g, lmbda=1.0, num_experts=3), urrd(t, s, g)]),
+    "RD": lambda t, s, g, r: RD(lists(t, s, "user"), s, g, lmbda=1.0, K=3, n_samples=20, dynamic_start=0),
+    "CD": lambda t, s, g, r: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2),
+    "CD_student": lambda t, s, g, r: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2, guide="student"),
+    "toy": lambda t, s, g, r: ShrinkBatchUsers(),
 }
+DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD"}
+CASES = [(model, name) for model in sorted(BASE_MODELS) for name in sorted(METHODS)
+         if BASE_MODELS[model].dot_product or name not in DOT_PRODUCT_ONLY]
 
 
 class PlainBatch(Batch):
-    """The same API through plain autograd on the Parameters: the reference the fast path must equal."""
+    """The same API through plain autograd on the Parameters (the models' own ``score`` and
+    representations): the reference the row-sparse, sparse-product path must equal."""
 
-    def _rows(self, table, index):
+    def rows(self, table, index):
         return table[index]
 
-    def item_table(self):
-        return self.student.item_emb
+    def whole(self, table):
+        return table
 
-    def user_table(self):
-        return self.student.user_emb
+    def scores(self, users, items):
+        return self.student.score(users, items)
+
+    def user_repr(self, users):
+        return self.student.user_repr(users)
+
+    def item_repr(self, items):
+        return self.student.item_repr(items)
 
     def item_scores(self, user_rows, items):
         return (user_rows.unsqueeze(-2) * self.student.item_emb[items]).sum(-1)
@@ -92,15 +102,19 @@ class PlainBatch(Batch):
         return (item_rows.unsqueeze(-2) * self.student.user_emb[users]).sum(-1)
 
 
-def build(name):
+def build(model, name):
     """(method, student, teacher) with every random state fixed, so two builds are identical."""
     torch.manual_seed(0)
-    teacher = BPR(N_USERS, N_ITEMS, D_T).requires_grad_(False)
+    cls = BASE_MODELS[model]
+    teacher = cls(N_USERS, N_ITEMS, D_T).requires_grad_(False)
     with torch.no_grad():
-        teacher.user_emb.mul_(100)
-        teacher.item_emb.mul_(100)
-    student = BPR(N_USERS, N_ITEMS, D_S)
-    method = METHODS[name](teacher, toy_split(), torch.Generator().manual_seed(1))
+        for table in teacher.tables():
+            table.mul_(100)
+    student = cls(N_USERS, N_ITEMS, D_S)
+    with torch.no_grad():          # spread the scores, so that no comparison hangs on rounding
+        for table in student.tables():
+            table.mul_(30)
+    method = METHODS[name](teacher, toy_split(), torch.Generator().manual_seed(1), student.repr_dim)
     method.start_epoch(0)
     return method, student, teacher
 
@@ -108,53 +122,56 @@ def build(name):
 BATCH = (torch.tensor([0, 3, 3, 7, 11]), torch.tensor([1, 5, 9, 2, 40]), torch.tensor([30, 31, 32, 33, 34]))
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
-def test_loss_terms_and_gradients_match_plain_autograd(name):
-    method, student, teacher = build(name)
-    grads = RowGradients([student.user_emb, student.item_emb])
-    guard = guard_against_direct_use([student.user_emb, student.item_emb])
+@pytest.mark.parametrize("model, name", CASES)
+def test_loss_terms_and_gradients_match_plain_autograd(model, name):
+    method, student, teacher = build(model, name)
+    grads = RowGradients(student.tables())
+    guard = guard_against_direct_use(student.tables())
     terms = method.loss(Batch(*BATCH, student, grads))
     assert terms and all(isinstance(k, str) and v.dim() == 0 and torch.isfinite(v) for k, v in terms.items())
-    extra = list(method.parameters())
+    extra = list(method.parameters()) + student.dense_parameters()
     sum(terms.values()).backward()
     grads.accumulate()
-    fast = (student.user_emb.grad.clone(), student.item_emb.grad.clone(), [p.grad.clone() for p in extra])
+    fast = ([t.grad.clone() for t in student.tables()],
+            [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in extra])
     for handle in guard:
         handle.remove()
 
-    ref_method, ref_student, ref_teacher = build(name)
+    ref_method, ref_student, ref_teacher = build(model, name)
     ref_terms = ref_method.loss(PlainBatch(*BATCH, ref_student, None))
     assert sorted(ref_terms) == sorted(terms)
     for k in terms:
         assert terms[k].item() == pytest.approx(ref_terms[k].item(), rel=1e-5, abs=1e-6)
     sum(ref_terms.values()).backward()
-    for mine, table in zip(fast[:2], (ref_student.user_emb, ref_student.item_emb)):
+    for mine, table in zip(fast[0], ref_student.tables()):
         ref = table.grad if table.grad is not None else torch.zeros_like(table)
         assert torch.allclose(mine, ref, rtol=1e-4, atol=1e-6)
-    for mine, ref in zip(fast[2], ref_method.parameters()):
-        assert torch.allclose(mine, ref.grad, rtol=1e-4, atol=1e-6)
-    assert teacher.user_emb.grad is None and teacher.item_emb.grad is None
+    for mine, p in zip(fast[1], list(ref_method.parameters()) + ref_student.dense_parameters()):
+        ref = p.grad if p.grad is not None else torch.zeros_like(p)
+        assert torch.allclose(mine, ref, rtol=1e-4, atol=1e-6)
+    assert all(p.grad is None for p in teacher.parameters())
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
-def test_no_stale_gradient_rows_after_a_step(name):
-    method, student, _ = build(name)
-    grads = RowGradients([student.user_emb, student.item_emb])
-    optimizer = make_optimizer([student.user_emb, student.item_emb] + list(method.parameters()), 1e-2, 1e-3)
+@pytest.mark.parametrize("model, name", CASES)
+def test_no_stale_gradient_rows_after_a_step(model, name):
+    method, student, _ = build(model, name)
+    grads = RowGradients(student.tables())
+    optimizer = make_optimizer(student.tables() + student.dense_parameters() + list(method.parameters()), 1e-2, 1e-3)
     for _ in range(2):
         batch = Batch(*BATCH, student, grads)
-        terms = {"BPR": bpr_step(batch), **method.loss(batch)}
-        sum(v for k, v in terms.items() if k != "BPR").backward()
+        terms = {"base": student.train_loss(batch), **method.loss(batch)}
+        sum(v for v in terms.values() if v.requires_grad).backward()
         grads.accumulate()
         optimizer.step()
         grads.clear()
-        assert student.user_emb.grad.abs().sum() == 0 and student.item_emb.grad.abs().sum() == 0
+        assert all(t.grad.abs().sum() == 0 for t in student.tables())
 
 
-def test_a_method_indexing_a_student_table_directly_fails_loudly():
-    student = BPR(N_USERS, N_ITEMS, D_S)
-    grads = RowGradients([student.user_emb, student.item_emb])
-    guard_against_direct_use([student.user_emb, student.item_emb])
+@pytest.mark.parametrize("model", sorted(BASE_MODELS))
+def test_a_method_indexing_a_student_table_directly_fails_loudly(model):
+    student = BASE_MODELS[model](N_USERS, N_ITEMS, D_S)
+    grads = RowGradients(student.tables())
+    guard_against_direct_use(student.tables())
     terms = IndexesTheTableDirectly().loss(Batch(*BATCH, student, grads))
     with pytest.raises(RuntimeError, match="indexed a student table directly"):
         sum(terms.values()).backward()
