@@ -18,11 +18,15 @@ from Utils.run_names import run_name
 from Utils.teacher import add_teacher_flags, load_or_train_teacher, teacher_key
 
 BEST_UNSAMPLED_K = 100  # default U_K of --sampling none: best valid H@5 of the K sweep (README)
+# Weights whose default depends on the base model: the original's for BPR-MF, the DE-RRD paper's best
+# for NeuMF (its Table 5: lambda_RRD around 0.1, lambda_DE around 1e-4).
+MODEL_DEFAULTS = {"lmbda_DE": {"bpr": 0.01, "neumf": 1e-4}, "URRD_lmbda": {"bpr": 1e-3, "neumf": 0.1}}
 
 
 def add_de_flags(parser):
     g = parser.add_argument_group("Distillation Experts")
-    g.add_argument("--lmbda_DE", type=float, default=0.01, help="weight of the DE loss")
+    g.add_argument("--lmbda_DE", type=float, default=None, help="weight of the DE loss (None: 0.01 for bpr, "
+                                                                 "1e-4 for neumf)")
     g.add_argument("--num_expert", type=int, default=30, help="experts per side (1 = hint regression)")
     g.add_argument("--end_T", type=float, default=1e-10, help="final Gumbel-softmax temperature")
     g.add_argument("--anneal_size", type=float, default=1e10,
@@ -37,7 +41,8 @@ def add_de_flags(parser):
 
 def add_rrd_flags(parser):
     g = parser.add_argument_group("Relaxed Ranking Distillation")
-    g.add_argument("--URRD_lmbda", type=float, default=1e-3, help="weight of the user-side RRD loss")
+    g.add_argument("--URRD_lmbda", type=float, default=None, help="weight of the user-side RRD loss (None: "
+                                                                    "1e-3 for bpr, 0.1 for neumf)")
     g.add_argument("--U_K", type=int, default=None,
                    help=f"interesting items per user (40 with --sampling paper, {BEST_UNSAMPLED_K} with none)")
     g.add_argument("--U_L", type=int, default=40, help="uninteresting items per user")
@@ -180,6 +185,12 @@ class DistillScript:
                              "of dim 0")
         if getattr(args, "U_K", 0) is None:
             args.U_K = 40 if args.sampling == "paper" else BEST_UNSAMPLED_K
+        for flag, by_model in MODEL_DEFAULTS.items():
+            if hasattr(args, flag):
+                if args.__dict__[flag] is None:
+                    args.__dict__[flag] = by_model[args.model]
+                if as_given[flag] == by_model[args.model]:
+                    as_given[flag] = None             # the model's default: not part of the run name
         return parser, args, as_given
 
     def planned_name(self, argv=None):

@@ -46,3 +46,26 @@ def comparison_lines(kind, test_metrics, dataset="citeULike"):
         lines.append(f"{label:14s}" + "".join(f"{metrics[k]:8.4f}" if metrics[k] is not None else f"{'-':>8s}"
                                               for k in KEYS))
     return lines
+
+
+# The DE-RRD paper's Table 2, all four columns: H@5, N@5, H@10, N@10 (a transcription). Its Foursquare
+# file is not public; data/foursquare is the closest public relative (see its README).
+TABLE2_KEYS = ("H@5", "N@5", "H@10", "N@10")
+PAPER_TABLE2_ALL = {
+    ("citeULike", "bpr"): {"Teacher": (.5135, .3970, .6185, .4310), "Student": (.4441, .3319, .5541, .3691),
+                           "RD": (.4533, .3395, .5601, .3740), "CD": (.4550, .3404, .5607, .3746),
+                           "DE": (.4817, .3625, .5916, .3977), "RRD": (.4622, .3461, .5703, .3809),
+                           "DE-RRD": (.4843, .3632, .5966, .3989)},
+    ("citeULike", "neumf"): {"Teacher": (.4790, .3684, .5827, .4020), "Student": (.3867, .2865, .4909, .3202),
+                             "RD": (.4179, .3113, .5211, .3444), "CD": (.4025, .2979, .5030, .3306),
+                             "DE": (.4079, .2986, .5139, .3328), "RRD": (.4737, .3497, .5800, .3847),
+                             "DE-RRD": (.4758, .3518, .5805, .3856)},
+    ("foursquare", "bpr"): {"Teacher": (.5598, .4101, .7046, .4571), "Student": (.4869, .3489, .6397, .3984),
+                            "RD": (.4932, .3555, .6453, .4045), "CD": (.5006, .3608, .6519, None),
+                            "DE": (.5283, .3824, .6810, .4316), "RRD": (.5132, .3722, .6616, .4202),
+                            "DE-RRD": (.5308, .3843, .6829, .4336)},
+    ("foursquare", "neumf"): {"Teacher": (.5436, .3954, .6906, .4430), "Student": (.4754, .3319, .6343, .3833),
+                              "RD": (.4789, .3380, .6368, .3878), "CD": (.4904, .3456, .6477, .3940),
+                              "DE": (.4862, .3444, .6413, .3938), "RRD": (.5172, .3621, .6739, .4132),
+                              "DE-RRD": (.5193, .3641, .6741, .4139)},
+}

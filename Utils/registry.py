@@ -38,7 +38,26 @@ RUNS = {r.name: r for r in (
     Run("DERRD_unsampled", "main_DERRD.py", ("--sampling", "none"), None, "DE + unsampled RRD"),
     Run("RD", "main_RD.py", (), "RD", "Ranking Distillation (KDD'18), the paper's baseline"),
     Run("CD", "main_CD.py", (), "CD", "Collaborative Distillation (ICDM'19), the paper's baseline"),
+    Run("NeuMF_teacher", "main_teacher.py", ("--model", "neumf"), None, "NeuMF teacher, dim 250"),
+    Run("NeuMF_student", "main_teacher.py", ("--model", "neumf", "--dim", "25"), None, "NeuMF student, dim 25"),
+    Run("NeuMF_DE", "main_DE.py", ("--model", "neumf"), None, "DE on NeuMF (lambda_DE 1e-4)"),
+    Run("NeuMF_URRD", "main_URRD.py", ("--model", "neumf"), None, "RRD on NeuMF (lambda 0.1)"),
+    Run("NeuMF_DERRD", "main_DERRD.py", ("--model", "neumf"), None, "DE-RRD on NeuMF"),
+    Run("NeuMF_RD", "main_RD.py", ("--model", "neumf"), None, "RD on NeuMF"),
+    Run("NeuMF_CD", "main_CD.py", ("--model", "neumf"), None, "CD on NeuMF"),
 )}
+
+# The DE-RRD paper's Table 2: rows (its method names -> our run names, BPR-MF's; NeuMF's add the prefix)
+# and columns (dataset, base model).
+TABLE2_ROWS = {"Teacher": "teacher", "Student": "student", "RD": "RD", "CD": "CD", "DE": "DE", "RRD": "URRD",
+               "DE-RRD": "DERRD"}
+TABLE2_COLUMNS = (("citeULike", "bpr"), ("citeULike", "neumf"), ("foursquare", "bpr"), ("foursquare", "neumf"))
+
+
+def table2_run(row, model):
+    """The registered run name of a Table 2 row on a base model."""
+    base = TABLE2_ROWS[row]
+    return base if model == "bpr" else f"NeuMF_{base}"
 
 TABLE_RUNS = ("teacher", "student", "DE", "URRD", "DERRD", "RD", "CD")   # the multi-seed table's rows
 PLOT_RUNS = ("teacher", "student", "DE", "URRD", "IR_RRD", "URRD_unsampled_K100", "DERRD", "RD", "CD")

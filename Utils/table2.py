@@ -1,0 +1,60 @@
+"""The DE-RRD paper's Table 2 (methods x (dataset, base model)) from our JSON-lines logs, beside the paper's.
+
+    python -m Utils.table2                         # logs/<dataset>/, split seeds 0 1 2 -> logs/table2.md
+
+Each of our cells is the mean test H@5 / N@5 over the finished runs of the intended configuration
+on the given split seeds, with how many runs it averages; a cell with no run says so. The paper's
+Foursquare columns come from its own (non-public) file.
+"""
+import argparse
+import os
+
+import numpy as np
+
+from Utils.atomic import write_text_atomic
+from Utils.errors import run_cli
+from Utils.paper import PAPER_TABLE2_ALL
+from Utils.registry import TABLE2_COLUMNS, TABLE2_ROWS, table2_run
+from Utils.results import collect
+
+LABELS = {"citeULike": "CiteULike", "foursquare": "Foursquare", "bpr": "BPR", "neumf": "NeuMF"}
+
+
+def our_cell(found):
+    """{seed: test metrics} -> 'H@5 / N@5 (n)', or 'not run yet'."""
+    if not found:
+        return "not run yet"
+    h5, n5 = (np.mean([m[k] for m in found.values()]) for k in ("H@5", "N@5"))
+    return f"{h5:.4f} / {n5:.4f} ({len(found)})"
+
+
+def paper_cell(values):
+    return " / ".join("-" if v is None else f"{v:.4f}" for v in values[:2])
+
+
+def table2(log_root, seeds):
+    head = "| method | " + " | ".join(f"{LABELS[d]} {LABELS[m]}: ours | paper" for d, m in TABLE2_COLUMNS) + " |"
+    lines = [head, "|---|" + "---|---|" * len(TABLE2_COLUMNS)]
+    for row in TABLE2_ROWS:
+        cells = []
+        for dataset, model in TABLE2_COLUMNS:
+            name = table2_run(row, model)
+            found = collect(os.path.join(log_root, dataset), [name], seeds).get(name, {})
+            cells += [our_cell(found), paper_cell(PAPER_TABLE2_ALL[(dataset, model)][row])]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--log_root", default="logs", help="folder holding one log folder per dataset")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split seeds averaged")
+    p.add_argument("--out", default=None, help="markdown file (default <log_root>/table2.md)")
+    a = p.parse_args(argv)
+    text = table2(a.log_root, a.seeds)
+    write_text_atomic(a.out or os.path.join(a.log_root, "table2.md"), text)
+    print(text)
+
+
+if __name__ == "__main__":
+    run_cli(main)
