@@ -1,4 +1,4 @@
-"""Distillation Experts (DE), Kang et al., CIKM'20, section 3 of REFERENCE.md.
+"""Distillation Experts (DE), Kang et al., CIKM'20, docs/methods.md, DE.
 
 For users and, separately, items: M experts reconstruct the frozen teacher embedding t [d_t] from
 the student embedding s [d_s]; a selection network on t picks experts by soft Gumbel-softmax:
@@ -121,7 +121,7 @@ class DistillationExperts(nn.Module):
 
 
 class DE(Method):
-    """The DE term lambda_DE * L_DE for the training loop (REFERENCE section 3)."""
+    """The DE term lambda_DE * L_DE for the training loop (docs/methods.md, DE)."""
     name = "DE"
 
     def __init__(self, teacher, d_s, generator, lmbda=0.01, num_experts=30, tau_0=1.0, end_T=1e-10,

@@ -1,4 +1,4 @@
-"""Relaxed Ranking Distillation (RRD), Kang et al., CIKM'20; REFERENCE sections 4 and 5.
+"""Relaxed Ranking Distillation (RRD), Kang et al., CIKM'20; docs/methods.md, RRD.
 
 For user u with teacher ranking list R_u (top unobserved items, teacher order):
   interesting items   a_1..a_K: student scores of K positions of R_u drawn without replacement with
@@ -169,7 +169,7 @@ class MaskedLogSumExp(torch.autograd.Function):
 
 class IRRRD(Method):
     """Item-side RRD (IR-RRD): per item, its teacher-ranked users; applied to the unique items among
-    the batch users' interesting and uninteresting items (REFERENCE section 5)."""
+    the batch users' interesting and uninteresting items (docs/methods.md, RRD)."""
     name = "IR"
 
     def __init__(self, item_lists, split, generator, user_side, lmbda=5e-4, K=20, L=20, T=10.0):

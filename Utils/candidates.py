@@ -1,4 +1,4 @@
-"""The fixed evaluation candidates: 499 sampled negatives per user (REFERENCE section 2).
+"""The fixed evaluation candidates: 499 sampled negatives per user (docs/methods.md, Protocol).
 
 Sampled once per (dataset, split), seeded, and identical on every run and machine: the draws are
 raw 64-bit outputs of numpy's PCG64 (a fixed algorithm, independent of library version and device),

@@ -1,4 +1,4 @@
-"""Load a dataset folder into a leave-one-out split (REFERENCE section 2 and 7).
+"""Load a dataset folder into a leave-one-out split (docs/methods.md, Protocol).
 
 The paper's preprocessing: keep users with at least ``min_user_inter`` distinct items, then number
 users and items in order of first appearance (users in file order, items as first met while reading
@@ -59,7 +59,7 @@ def prepare_interactions(raw, min_user_inter=5, min_rating=None):
 
 
 def leave_one_out(inter, seed, by="random"):
-    """Hold out one test and one valid item per user (REFERENCE section 2).
+    """Hold out one test and one valid item per user (docs/methods.md, Protocol).
 
     ``by="random"`` draws them uniformly (the paper); ``by="time"`` takes the latest and the second
     latest interaction (random tie-break). Returns (train_users, train_items, valid_item[u], test_item[u]).

@@ -1,4 +1,4 @@
-"""The numbers to reproduce (REFERENCE section 6): CiteULike, BPR, phi = 0.1, split seed 0."""
+"""The numbers to reproduce (the paper's Table 2 and the original release's logs): CiteULike, BPR, phi = 0.1, split seed 0."""
 
 KEYS = ("H@5", "N@5", "M@5", "H@10", "N@10", "H@20", "N@20")
 

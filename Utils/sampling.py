@@ -38,7 +38,7 @@ def torch_draw(generator):
 def sample_negatives(users, n_items, excluded, draw):
     """One item per entry, uniform over items, rejected while ``excluded`` holds (user, item).
 
-    users: [n] int64 -> [n] int64 items. REFERENCE section 1 (one negative per interaction).
+    users: [n] int64 -> [n] int64 items. docs/methods.md, Protocol (one negative per interaction).
     """
     items = draw(users.shape, n_items)
     bad = excluded.contains(users, items).nonzero().squeeze(1)

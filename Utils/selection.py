@@ -1,4 +1,4 @@
-"""Per-N model selection and early stopping, as the original release (REFERENCE section 2).
+"""Per-N model selection and early stopping, as the original release (docs/methods.md, Protocol).
 
 For each N in (5, 10, 20) the test metrics of the epoch with the best valid HR@N (strict
 improvement) are kept. The patience counter grows at each evaluation where no HR@N improved and

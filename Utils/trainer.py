@@ -1,4 +1,4 @@
-"""The one training loop shared by every entry script (REFERENCE sections 1 and 2).
+"""The one training loop shared by every entry script (docs/methods.md, Protocol).
 
 Per epoch: resample the negatives (and whatever the method resamples), shuffle the training
 triples, take Adam steps on batches of ``batch_size``, evaluate, select per N, early-stop.
