@@ -24,3 +24,10 @@ def write_planted(root, name="planted", header=True):
     with open(os.path.join(folder, "interactions.tsv"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return root
+
+
+def planted_flags(root):
+    """Flags that point a run at the planted dataset under ``root`` with tiny training; logs and
+    checkpoints stay under ``root``."""
+    return ["--data_path", root, "--dataset", "planted", "--log_path", os.path.join(root, "logs"),
+            "--save_path", os.path.join(root, "saved")] + TINY_TRAINING

@@ -14,7 +14,7 @@ import main_DERRD
 import main_RD
 import main_teacher
 import main_URRD
-from planted import TINY_TRAINING, write_planted
+from planted import planted_flags, write_planted
 from Utils.errors import InputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,8 +26,7 @@ RRD = ["--list_len", "4", "--U_K", "2", "--U_L", "10", "--I_K", "2", "--I_L", "1
 def planted(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("planted"))
     write_planted(root)
-    common = ["--data_path", root, "--dataset", "planted", "--log_path", os.path.join(root, "logs"),
-              "--save_path", os.path.join(root, "saved")] + TINY_TRAINING
+    common = planted_flags(root)
     teacher = main_teacher.main(common + ["--dim", "16"])
     main_teacher.main(common + ["--dim", "16", "--model", "neumf"])
     return root, common, teacher

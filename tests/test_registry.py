@@ -46,10 +46,9 @@ def test_adding_a_method_as_the_readme_says(tmp_path, monkeypatch):
     main_score_match = importlib.import_module("main_ScoreMatch")
     assert run.script == "main_ScoreMatch.py" and main_score_match.planned_name(run.command(0)[1:]) == run.name
 
-    from planted import TINY_TRAINING, write_planted
+    from planted import planted_flags, write_planted
     write_planted(str(tmp_path))
-    common = ["--data_path", str(tmp_path), "--dataset", "planted", "--log_path", str(tmp_path / "logs"),
-              "--save_path", str(tmp_path / "saved")] + TINY_TRAINING
+    common = planted_flags(str(tmp_path))
     teacher = importlib.import_module("main_teacher").main(common + ["--dim", "16"])
     result = main_score_match.main(common + ["--teacher_dim", "16", "--percent", "0.5", "--teacher_lr", "0.02",
                                              "--teacher_path", teacher.checkpoint_path])

@@ -13,7 +13,7 @@ import main_DE
 import main_teacher
 import main_URRD
 from Models.BPR import BPR
-from planted import TINY_TRAINING, write_planted
+from planted import planted_flags, write_planted
 from Utils.candidates import load_or_sample_candidates
 from Utils.checkpoint import read_checkpoint
 from Utils.config import DEFAULT_LOG_PATH, common_parser
@@ -31,8 +31,7 @@ TEACHER = ["--teacher_dim", "16", "--percent", "0.5", "--teacher_lr", "0.02"]   
 def planted(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("reliability"))
     write_planted(root)
-    common = ["--data_path", root, "--dataset", "planted", "--log_path", os.path.join(root, "logs"),
-              "--save_path", os.path.join(root, "saved")] + TINY_TRAINING
+    common = planted_flags(root)
     return root, common
 
 
