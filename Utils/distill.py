@@ -9,6 +9,7 @@ from Models.CD import CD
 from Models.method import Combined
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
+from Models.TD import FTD
 from Models.zoo import BASE_MODELS, TEACHER_DIMS
 from Utils.config import common_parser
 from Utils.errors import InputError
@@ -77,6 +78,17 @@ def add_cd_flags(parser):
     g.add_argument("--CD_n_d", type=int, default=2, help="items drawn per user and epoch")
     g.add_argument("--CD_T", type=float, default=20.0, help="rank-aware draws p(r) ~ exp(-r / (N T))")
     g.add_argument("--CD_soft_T", type=float, default=2.0, help="soft labels sigmoid(teacher score / soft_T)")
+
+
+def add_td_flags(parser):
+    g = parser.add_argument_group("Topology Distillation (TD)")
+    g.add_argument("--TD_lmbda", type=float, default=1e-3, help="weight of the topology loss")
+    g.add_argument("--variant", choices=["ftd"], default="ftd",
+                   help="ftd: full topology of the batch's entities (HTD is not implemented yet)")
+
+
+def build_td(ctx, teacher, teacher_path=None):
+    return FTD(teacher, ctx.args.TD_lmbda)
 
 
 def positive_flags(a, ints=(), floats=()):

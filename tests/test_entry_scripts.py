@@ -12,6 +12,7 @@ import main_DE
 import main_CD
 import main_DERRD
 import main_RD
+import main_TD
 import main_teacher
 import main_URRD
 from planted import planted_flags, write_planted
@@ -58,6 +59,7 @@ CASES = {
     "RD": (main_RD, ["--RD_K", "3", "--RD_dynamic_start", "5", "--RD_samples", "20"]),
     "CD": (main_CD, ["--CD_N", "8"]),
     "CD_student": (main_CD, ["--CD_N", "8", "--guide", "student"]),
+    "FTD": (main_TD, []),
 }
 
 

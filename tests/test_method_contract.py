@@ -11,6 +11,7 @@ from Models.DE import DE
 from Models.method import Batch, Combined, Method
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
+from Models.TD import FTD
 from Utils.csr import build_csr
 from Utils.dataset import SplitData
 from Utils.ranking_lists import top_unobserved, top_unobserved_by
@@ -69,6 +70,7 @@ METHODS = {   # name -> builder(teacher, split, generator, student representatio
     "RD": lambda t, s, g, r: RD(lists(t, s, "user"), s, g, lmbda=1.0, K=3, n_samples=20, dynamic_start=0),
     "CD": lambda t, s, g, r: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2),
     "CD_student": lambda t, s, g, r: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2, guide="student"),
+    "FTD": lambda t, s, g, r: FTD(t, lmbda=1.0),
     "toy": lambda t, s, g, r: ShrinkBatchUsers(),
 }
 DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD"}
