@@ -6,6 +6,7 @@ from typing import Callable
 
 from Models.DE import DE, DEFAULT_SKIP_RATIO
 from Models.CD import CD
+from Models.DCD import DCD
 from Models.method import Combined
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
@@ -78,6 +79,36 @@ def add_cd_flags(parser):
     g.add_argument("--CD_n_d", type=int, default=2, help="items drawn per user and epoch")
     g.add_argument("--CD_T", type=float, default=20.0, help="rank-aware draws p(r) ~ exp(-r / (N T))")
     g.add_argument("--CD_soft_T", type=float, default=2.0, help="soft labels sigmoid(teacher score / soft_T)")
+
+
+def add_dcd_flags(parser):
+    g = parser.add_argument_group("Dual Correction Distillation (DCD)")
+    g.add_argument("--DCD_lmbda_U", type=float, default=0.01, help="weight of the user side (UCD)")
+    g.add_argument("--DCD_lmbda_I", type=float, default=0.01, help="weight of the item side (ICD; 0: users only)")
+    g.add_argument("--DCD_eps", type=float, default=0.1, help="sharpness of the weights tanh(eps (p_S - p_T))")
+    g.add_argument("--DCD_p_n", type=int, default=100, help="positions drawn per side and list")
+    g.add_argument("--DCD_refresh", type=int, default=3, help="the student re-ranks the lists every this many epochs")
+    g.add_argument("--DCD_floor", type=float, default=1e-3, help="added to every weight")
+    g.add_argument("--DCD_list_len", type=int, default=500, help="length of the teacher's lists (both sides)")
+
+
+def build_dcd(ctx, teacher, teacher_path):
+    a = ctx.args
+    positive_flags(a, ("DCD_p_n", "DCD_refresh", "DCD_list_len"), ("DCD_eps", "DCD_floor"))
+    if a.DCD_p_n > a.DCD_list_len or a.DCD_list_len >= ctx.split.n_items:
+        raise InputError(f"--DCD_p_n ({a.DCD_p_n}) <= --DCD_list_len ({a.DCD_list_len}) < number of items "
+                         f"({ctx.split.n_items}) must hold")
+    if a.DCD_lmbda_I and not BASE_MODELS[a.model].dot_product:
+        raise InputError("--DCD_lmbda_I needs a dot-product base model (--model bpr); use --DCD_lmbda_I 0")
+    key = teacher_key(ctx)
+    user_lists = load_or_compute_lists(teacher, key, teacher_path, ctx.split, "user", a.DCD_list_len, ctx.device)
+    item_lists = None
+    if a.DCD_lmbda_I:
+        if a.DCD_list_len >= ctx.split.n_users:
+            raise InputError(f"--DCD_list_len {a.DCD_list_len} must be below the number of users ({ctx.split.n_users})")
+        item_lists = load_or_compute_lists(teacher, key, teacher_path, ctx.split, "item", a.DCD_list_len, ctx.device)
+    return DCD(user_lists, item_lists, ctx.generator, a.DCD_lmbda_U, a.DCD_lmbda_I, a.DCD_eps, a.DCD_p_n,
+               a.DCD_refresh, a.DCD_floor)
 
 
 def add_td_flags(parser):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import main_DCD
 import main_DE
 import main_CD
 import main_DERRD
@@ -60,6 +61,7 @@ CASES = {
     "CD": (main_CD, ["--CD_N", "8"]),
     "CD_student": (main_CD, ["--CD_N", "8", "--guide", "student"]),
     "FTD": (main_TD, []),
+    "DCD": (main_DCD, ["--DCD_list_len", "8", "--DCD_p_n", "3"]),
 }
 
 
@@ -67,7 +69,7 @@ def test_teacher_ranks_withheld_items_first(planted):
     assert share_ranked_first(planted[2]) == 1.0
 
 
-DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD"}
+DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD", "DCD"}
 NEUMF = {"DE": ["--lmbda_DE", "1e-4", "--max_epoch", "40"],
          "DERRD": ["--lmbda_DE", "1e-4", "--URRD_lmbda", "0.1", "--max_epoch", "40"],
          "URRD": ["--URRD_lmbda", "0.1"]}         # the paper's NeuMF weights

@@ -7,6 +7,7 @@ import torch
 
 from Models.zoo import BASE_MODELS
 from Models.CD import CD
+from Models.DCD import DCD
 from Models.DE import DE
 from Models.method import Batch, Combined, Method
 from Models.RD import RD
@@ -71,9 +72,11 @@ METHODS = {   # name -> builder(teacher, split, generator, student representatio
     "CD": lambda t, s, g, r: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2),
     "CD_student": lambda t, s, g, r: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2, guide="student"),
     "FTD": lambda t, s, g, r: FTD(t, lmbda=1.0),
+    "DCD": lambda t, s, g, r: DCD(lists(t, s, "user"), lists(t, s, "item"), g, 1.0, 1.0, p_n=4),
+    "DCD_users": lambda t, s, g, r: DCD(lists(t, s, "user"), None, g, 1.0, 0.0, p_n=4),
     "toy": lambda t, s, g, r: ShrinkBatchUsers(),
 }
-DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD"}
+DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD", "DCD"}
 CASES = [(model, name) for model in sorted(BASE_MODELS) for name in sorted(METHODS)
          if BASE_MODELS[model].dot_product or name not in DOT_PRODUCT_ONLY]
 
