@@ -1,11 +1,19 @@
 """The base models by command-line name (``--model``), with their default sizes."""
 from Models.BPR import BPR
+from Models.LightGCN import LightGCN
 from Models.NeuMF import NeuMF
 
-BASE_MODELS = {"bpr": BPR, "neumf": NeuMF}
-TEACHER_DIMS = {"bpr": 200, "neumf": 250}      # students: int(teacher dim * --percent 0.1) = 20, 25
+BASE_MODELS = {"bpr": BPR, "neumf": NeuMF, "lightgcn": LightGCN}
+TEACHER_DIMS = {"bpr": 200, "neumf": 250, "lightgcn": 200}   # students: int(teacher dim * --percent 0.1)
 MODEL_OF_CLASS = {cls.name: flag for flag, cls in BASE_MODELS.items()}
 
 
-def build_model(model, n_users, n_items, dim):
-    return BASE_MODELS[model](n_users, n_items, dim)
+def build_model(model, split, dim):
+    """A fresh base model of ``--model`` for ``split`` (a graph model also gets its graph)."""
+    return BASE_MODELS[model](split.n_users, split.n_items, dim)
+
+
+def on_device(model, split, device):
+    """Move ``model`` to ``device`` and give it what it needs of the split there."""
+    model = model.to(device)
+    return model.attach(split) if hasattr(model, "attach") else model

@@ -39,8 +39,9 @@ def common_parser(description, dim=True):
                    help="sampled: the paper's 499 negatives; full: all unobserved items (used for "
                         "selection too); both: sampled for selection, full reported beside")
     g = p.add_argument_group("training")
-    g.add_argument("--model", choices=["bpr", "neumf"], default="bpr",
-                   help="base model of teacher and student: BPR-MF or NeuMF")
+    g.add_argument("--model", choices=["bpr", "neumf", "lightgcn"], default="bpr",
+                   help="base model of teacher and student: BPR-MF, NeuMF or LightGCN (with --reg 0: "
+                        "LightGCN's own L2 replaces the weight decay)")
     if dim:
         g.add_argument("--dim", type=int, default=None,
                        help="embedding size (None: the model's teacher size, 200 for bpr, 250 for neumf)")

@@ -20,9 +20,11 @@ from Utils.run_names import run_name
 from Utils.teacher import add_teacher_flags, load_or_train_teacher, teacher_key
 
 BEST_UNSAMPLED_K = 100  # default U_K of --sampling none: best valid H@5 of the K sweep (README)
-# Weights whose default depends on the base model: the original's for BPR-MF, the DE-RRD paper's best
-# for NeuMF (its Table 5: lambda_RRD around 0.1, lambda_DE around 1e-4).
-MODEL_DEFAULTS = {"lmbda_DE": {"bpr": 0.01, "neumf": 1e-4}, "URRD_lmbda": {"bpr": 1e-3, "neumf": 0.1}}
+# Weights whose default depends on the base model: the original's for BPR-MF (and LightGCN, also
+# trained with BPR), the DE-RRD paper's best for NeuMF (its Table 5: lambda_RRD around 0.1, lambda_DE
+# around 1e-4).
+MODEL_DEFAULTS = {"lmbda_DE": {"bpr": 0.01, "neumf": 1e-4, "lightgcn": 0.01},
+                  "URRD_lmbda": {"bpr": 1e-3, "neumf": 0.1, "lightgcn": 1e-3}}   # LightGCN: BPR-trained, BPR's
 
 
 def add_de_flags(parser):

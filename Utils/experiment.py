@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from Models.zoo import build_model
+from Models.zoo import build_model, on_device
 from Utils.atomic import atomic_path
 from Utils.candidates import load_or_sample_candidates
 from Utils.checkpoint import save_checkpoint
@@ -76,7 +76,7 @@ def split_key(ctx):
 
 def new_student(ctx, dim):
     """A fresh base model of ``--model`` with embedding size ``dim`` on the run's device."""
-    return build_model(ctx.args.model, ctx.split.n_users, ctx.split.n_items, dim).to(ctx.device)
+    return on_device(build_model(ctx.args.model, ctx.split, dim), ctx.split, ctx.device)
 
 
 def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, checkpoint_key=None):

@@ -15,7 +15,7 @@ import sys
 import torch
 
 from Models.method import Method
-from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model
+from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model, on_device
 from Utils.checkpoint import check_key, load_checkpoint, read_checkpoint
 from Utils.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser
 from Utils.errors import InputError
@@ -153,10 +153,9 @@ def load_or_train_teacher(ctx):
     lines = describe_teacher(path, stored)
     for text in lines[1:]:
         print(text, file=sys.stderr)
-    teacher = build_model(MODEL_OF_CLASS[stored["key"]["model"]], ctx.split.n_users, ctx.split.n_items,
-                          stored["key"]["dim"])
+    teacher = build_model(MODEL_OF_CLASS[stored["key"]["model"]], ctx.split, stored["key"]["dim"])
     teacher.load_state_dict(stored["state"])
-    teacher.to(ctx.device).requires_grad_(False)
+    teacher = on_device(teacher, ctx.split, ctx.device).requires_grad_(False)
     return teacher, path, lines
 
 

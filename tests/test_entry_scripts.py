@@ -30,7 +30,8 @@ def planted(tmp_path_factory):
     write_planted(root)
     common = planted_flags(root)
     teacher = main_teacher.main(common + ["--dim", "16"])
-    main_teacher.main(common + ["--dim", "16", "--model", "neumf"])
+    for model in ("neumf", "lightgcn"):
+        main_teacher.main(common + ["--dim", "16", "--model", model])
     return root, common, teacher
 
 
@@ -94,6 +95,16 @@ def test_every_method_ranks_withheld_items_first_on_neumf(planted, case):
     # before it has sorted the group's items perfectly: 90% of withheld items are among the first three
     # (of 21; a random ranking puts 14% there)
     assert share_ranked_first(result, within=3) >= 0.9
+    assert result.final["test"]["H@5"] >= 0.95
+
+
+@pytest.mark.parametrize("case", sorted(set(CASES) - DOT_PRODUCT_ONLY - {"DE_attention"}))
+def test_every_method_ranks_withheld_items_first_on_lightgcn(planted, case):
+    root, common, _ = planted
+    module, extra = CASES[case]
+    extra = extra + ["--model", "lightgcn"]
+    result = module.main(common + (extra if module is main_teacher else with_teacher(root, extra, "LightGCN")))
+    assert share_ranked_first(result) >= 0.95
     assert result.final["test"]["H@5"] >= 0.95
 
 

@@ -7,8 +7,24 @@ import torch
 
 from Models.method import Batch
 from Models.NeuMF import NeuMF
+from Models.LightGCN import LightGCN
 from Models.zoo import BASE_MODELS
+from Utils.dataset import SplitData
 from Utils.row_gradients import RowGradients
+
+
+def graph_split(n_users, n_items, seed=0):
+    """Users with 3 random items each, as a split a graph model can attach."""
+    g = torch.Generator().manual_seed(seed)
+    items = torch.stack([torch.randperm(n_items, generator=g)[:3] for _ in range(n_users)]).reshape(-1)
+    users = torch.arange(n_users).repeat_interleave(3)
+    none = torch.full((n_users,), -1)
+    return SplitData("g", n_users, n_items, users.numpy(), items.numpy(), none.numpy(), none.numpy(), "hand")
+
+
+def make(model, n_users, n_items, dim):
+    m = BASE_MODELS[model](n_users, n_items, dim)
+    return m.attach(graph_split(n_users, n_items)) if hasattr(m, "attach") else m
 
 
 @torch.no_grad()
@@ -57,7 +73,7 @@ def test_neumf_loss_is_binary_cross_entropy_of_positive_and_negative():
 @pytest.mark.parametrize("model", sorted(BASE_MODELS))
 def test_score_all_score_and_batch_scores_agree(model):
     torch.manual_seed(2)
-    m = spread(BASE_MODELS[model](7, 30, 5))
+    m = spread(make(model, 7, 30, 5))
     users = torch.tensor([0, 2, 6, 6])
     full = m.score_all(users)
     items = torch.tensor([[0, 29, 3], [4, 4, 5], [10, 11, 12], [1, 2, 3]])
@@ -68,3 +84,32 @@ def test_score_all_score_and_batch_scores_agree(model):
     assert torch.allclose(batch.scores(users, items), m.score(users, items), rtol=1e-5, atol=1e-5)
     assert m.user_repr(users).shape == (4, m.repr_dim) == batch.user_repr(users).shape
     assert m.repr_dim == BASE_MODELS[model].representation_size(5)
+
+
+def test_lightgcn_propagation_against_a_dense_reference():
+    torch.manual_seed(3)
+    split = graph_split(5, 8)
+    m = spread(LightGCN(5, 8, 4, layers=2).attach(split))
+    adjacency = torch.zeros(13, 13, dtype=torch.float64)
+    for u, i in zip(split.train_users, split.train_items):
+        adjacency[u, 5 + i] = adjacency[5 + i, u] = 1
+    degree = adjacency.sum(1)
+    inv_sqrt = torch.where(degree > 0, degree.rsqrt(), torch.zeros_like(degree))
+    a_hat = inv_sqrt[:, None] * adjacency * inv_sqrt[None, :]
+    e0 = torch.cat([m.user_emb, m.item_emb]).detach().double()
+    expected = (e0 + a_hat @ e0 + a_hat @ a_hat @ e0) / 3
+    users, items = m.propagate(m.user_emb, m.item_emb)
+    assert torch.allclose(torch.cat([users, items]).double(), expected, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(m.score_all(torch.arange(5)).double(), expected[:5] @ expected[5:].T, rtol=1e-4, atol=1e-5)
+
+
+def test_lightgcn_loss_is_bpr_on_propagated_embeddings_plus_layer0_l2():
+    torch.manual_seed(4)
+    m = spread(LightGCN(6, 10, 3, layers=3, l2=0.5).attach(graph_split(6, 10)))
+    users, pos, neg = torch.tensor([0, 4]), torch.tensor([1, 2]), torch.tensor([7, 9])
+    loss = m.train_loss(Batch(users, pos, neg, m, RowGradients(m.tables())))
+    with torch.no_grad():
+        fu, fi = m.propagate(m.user_emb, m.item_emb)
+        x = (fu[users] * (fi[pos] - fi[neg])).sum(1)
+        l2 = m.user_emb[users].pow(2).sum() + m.item_emb[pos].pow(2).sum() + m.item_emb[neg].pow(2).sum()
+    assert loss.item() == pytest.approx((-torch.nn.functional.logsigmoid(x).sum() + 0.25 * l2).item(), rel=1e-5)
