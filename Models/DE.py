@@ -116,8 +116,13 @@ class DistillationExperts(nn.Module):
 
     def loss(self, s, t, tau, noise=None):
         """l(E) = SUM_e ||t_e - t_hat_e||^2 for s [n, d_s], t [n, d_t] -> scalar."""
-        t_hat = self.reconstruct(s, self.weights(t, tau, noise))
-        return ((t - t_hat) ** 2).sum()
+        return self.loss_and_weights(s, t, tau, noise)[0]
+
+    def loss_and_weights(self, s, t, tau, noise=None):
+        """(l(E), the selection weights w [n, M] it used): HTD groups entities by argmax w."""
+        w = self.weights(t, tau, noise)
+        t_hat = self.reconstruct(s, w)
+        return ((t - t_hat) ** 2).sum(), w
 
 
 class DE(Method):

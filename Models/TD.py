@@ -5,6 +5,14 @@ FTD (full topology): the batch's entities E, its unique users and its unique pos
 items, stacked, with teacher and student representations; their cosine-similarity matrices
 C_T, C_S [|E|, |E|] and
     L_FTD = SUM_{a, b in E} (C_T(a, b) - C_S(a, b))^2,      L = L_base + lambda_TD L_FTD (1e-3).
+HTD (hierarchical topology): a DE module (the same ``DE`` as ``main_DE.py``: experts, selection net
+on the teacher representation, Gumbel-softmax with DE's temperature schedule) assigns each entity to
+the group of its largest selection weight, users and items apart. Per side, with prototypes
+P_g = the mean representation of group g in the batch (no gradient through them):
+    entity level  SUM_{a, b in the same group} (C_T(a, b) - C_S(a, b))^2
+    group level   SUM_{a, g} (cos(t_a, P^T_g) - cos(s_a, P^S_g))^2
+    L_HTD = SUM_sides alpha (entity + group) + (1 - alpha) l_DE(side),   alpha = 0.5
+    L = L_base + lambda_TD L_HTD (1e-3).
 The teacher's matrix carries no gradient. With U_T, U_S the row-normalised representations
 (C = U U^T), the sum expands into Gram matrices of the representation dimensions,
     L_FTD = ||U_T^T U_T||_F^2 - 2 ||U_T^T U_S||_F^2 + ||U_S^T U_S||_F^2,
@@ -14,7 +22,9 @@ thousand per batch). Tested against the definition, values and gradients.
 import torch
 import torch.nn.functional as F
 
+from Models.DE import DE
 from Models.method import Method
+from Utils.sampling import gumbel_like
 
 
 def cosine_matrix(x):
@@ -23,15 +33,47 @@ def cosine_matrix(x):
     return unit @ unit.T
 
 
+def _gram_topology(u_t, u_s):
+    """SUM_{a,b} (<u_t_a, u_t_b> - <u_s_a, u_s_b>)^2 for row-normalised u_t [n, d_t] (no gradient),
+    u_s [n, d_s], as ||U_T^T U_T||^2 - 2 ||U_T^T U_S||^2 + ||U_S^T U_S||^2."""
+    with torch.no_grad():
+        teacher_term = (u_t.T @ u_t).pow(2).sum()
+    return teacher_term - 2 * (u_t.T @ u_s).pow(2).sum() + (u_s.T @ u_s).pow(2).sum()
+
+
+def _unit64(x):
+    return F.normalize(x, dim=1).double()
+
+
 def ftd_loss(teacher_repr, student_repr):
     """SUM_{a,b} (cos_T(a, b) - cos_S(a, b))^2: teacher_repr [n, d_t], student_repr [n, d_s] -> scalar,
     through the Gram-matrix expansion of the module docstring."""
+    return _gram_topology(_unit64(teacher_repr.detach()), _unit64(student_repr)).to(student_repr.dtype)
+
+
+def grouped_topology_loss(teacher_repr, student_repr, groups):
+    """The entity level of HTD: SUM over pairs (a, b) of one group of (cos_T - cos_S)^2.
+    groups [n] int64; one Gram expansion per group present (at most the number of experts)."""
+    order = torch.argsort(groups, stable=True)
+    counts = torch.bincount(groups[order]).tolist()
+    u_t, u_s = _unit64(teacher_repr.detach())[order], _unit64(student_repr)[order]
+    parts = [_gram_topology(a, b) for a, b in zip(u_t.split(counts), u_s.split(counts)) if len(a)]
+    return sum(parts).to(student_repr.dtype)
+
+
+def prototype_loss(teacher_repr, student_repr, groups):
+    """The group level of HTD: SUM_{a, g} (cos(t_a, P^T_g) - cos(s_a, P^S_g))^2 over the groups present,
+    P_g the group's mean representation (detached)."""
+    present, index = torch.unique(groups, return_inverse=True)
+    counts = torch.bincount(index, minlength=len(present)).unsqueeze(1)
+
+    def prototypes(x):
+        return x.new_zeros(len(present), x.shape[1]).index_add_(0, index, x) / counts
+
     with torch.no_grad():
-        u_t = F.normalize(teacher_repr, dim=1).double()
-        teacher_term = (u_t.T @ u_t).pow(2).sum()
-    u_s = F.normalize(student_repr, dim=1).double()
-    loss = teacher_term - 2 * (u_t.T @ u_s).pow(2).sum() + (u_s.T @ u_s).pow(2).sum()
-    return loss.to(student_repr.dtype)
+        target = F.normalize(teacher_repr, dim=1) @ F.normalize(prototypes(teacher_repr), dim=1).T
+    student = F.normalize(student_repr, dim=1) @ F.normalize(prototypes(student_repr.detach()), dim=1).T
+    return (target - student).pow(2).sum()
 
 
 class FTD(Method):
@@ -50,3 +92,43 @@ class FTD(Method):
 
     def describe(self):
         return [f"FTD:: cosine topology of the batch's unique users and items, lambda {self.lmbda:g}"]
+
+
+class HTD(Method):
+    """Hierarchical Topology Distillation; ``de`` is a DE method whose modules and temperature it uses."""
+    name = "HTD"
+
+    def __init__(self, teacher, de: DE, lmbda=1e-3, alpha=0.5):
+        self.teacher, self.de, self.lmbda, self.alpha = teacher, de, lmbda, alpha
+
+    def parameters(self):
+        return self.de.parameters()
+
+    def start_epoch(self, epoch):
+        return self.de.start_epoch(epoch)
+
+    def end_epoch(self):
+        return self.de.end_epoch()
+
+    def side(self, module, teacher_repr, student_repr):
+        """One side's alpha (entity + group) + (1 - alpha) reconstruction; groups = argmax of the
+        selection weights drawn for the reconstruction (the same noise)."""
+        noise = gumbel_like(teacher_repr.new_empty(len(teacher_repr), module.experts.num_experts), self.de.generator)
+        reconstruction, weights = module.loss_and_weights(student_repr, teacher_repr, self.de.tau, noise)
+        groups = weights.detach().argmax(1)
+        topology = grouped_topology_loss(teacher_repr, student_repr, groups) + \
+            prototype_loss(teacher_repr, student_repr, groups)
+        return self.alpha * topology + (1 - self.alpha) * reconstruction
+
+    def loss(self, batch):
+        users = torch.unique(batch.users)
+        items = torch.unique(torch.cat([batch.pos, batch.neg]))
+        with torch.no_grad():
+            t_users, t_items = self.teacher.user_repr(users), self.teacher.item_repr(items)
+        loss = self.side(self.de.user_de, t_users, batch.user_repr(users)) + \
+            self.side(self.de.item_de, t_items, batch.item_repr(items))
+        return {"HTD": self.lmbda * loss}
+
+    def describe(self):
+        return [f"HTD:: groups from a DE module ({self.de.user_de.experts.num_experts} experts), alpha "
+                f"{self.alpha:g}, lambda {self.lmbda:g}"] + self.de.describe()

@@ -10,7 +10,7 @@ from Models.DCD import DCD
 from Models.method import Combined
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
-from Models.TD import FTD
+from Models.TD import FTD, HTD
 from Models.zoo import BASE_MODELS, TEACHER_DIMS
 from Utils.config import common_parser
 from Utils.errors import InputError
@@ -116,12 +116,20 @@ def build_dcd(ctx, teacher, teacher_path):
 def add_td_flags(parser):
     g = parser.add_argument_group("Topology Distillation (TD)")
     g.add_argument("--TD_lmbda", type=float, default=1e-3, help="weight of the topology loss")
-    g.add_argument("--variant", choices=["ftd"], default="ftd",
-                   help="ftd: full topology of the batch's entities (HTD is not implemented yet)")
+    g.add_argument("--variant", choices=["ftd", "htd"], default="ftd",
+                   help="ftd: full topology of the batch's entities; htd: within and between the groups "
+                        "of a DE module (its flags: --num_expert, --end_T, --skip_ratio)")
+    g.add_argument("--HTD_alpha", type=float, default=0.5, help="HTD: weight of topology vs reconstruction")
 
 
 def build_td(ctx, teacher, teacher_path=None):
-    return FTD(teacher, ctx.args.TD_lmbda)
+    a = ctx.args
+    if a.variant == "ftd":
+        return FTD(teacher, a.TD_lmbda)
+    if not 0 <= a.HTD_alpha <= 1:
+        raise InputError(f"--HTD_alpha must be in [0, 1], got {a.HTD_alpha}")
+    a.lmbda_DE = 1.0                     # HTD weighs its reconstruction itself: (1 - alpha) lambda_TD
+    return HTD(teacher, build_de(ctx, teacher), a.TD_lmbda, a.HTD_alpha)
 
 
 def positive_flags(a, ints=(), floats=()):

@@ -39,6 +39,7 @@ RUNS = {r.name: r for r in (
     Run("RD", "main_RD.py", (), "RD", "Ranking Distillation (KDD'18), the paper's baseline"),
     Run("CD", "main_CD.py", (), "CD", "Collaborative Distillation (ICDM'19), the paper's baseline"),
     Run("FTD", "main_TD.py", (), None, "Full Topology Distillation (KDD'21)"),
+    Run("HTD", "main_TD.py", ("--variant", "htd"), None, "Hierarchical Topology Distillation (KDD'21)"),
     Run("DCD", "main_DCD.py", (), None, "Dual Correction Distillation (CIKM'21)"),
     Run("NeuMF_teacher", "main_teacher.py", ("--model", "neumf"), None, "NeuMF teacher, dim 250"),
     Run("NeuMF_student", "main_teacher.py", ("--model", "neumf", "--dim", "25"), None, "NeuMF student, dim 25"),

@@ -62,6 +62,7 @@ CASES = {
     "CD": (main_CD, ["--CD_N", "8"]),
     "CD_student": (main_CD, ["--CD_N", "8", "--guide", "student"]),
     "FTD": (main_TD, []),
+    "HTD": (main_TD, ["--variant", "htd", "--max_epoch", "25"]),
     "DCD": (main_DCD, ["--DCD_list_len", "8", "--DCD_p_n", "3"]),
 }
 

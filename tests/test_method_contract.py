@@ -12,7 +12,7 @@ from Models.DE import DE
 from Models.method import Batch, Combined, Method
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
-from Models.TD import FTD
+from Models.TD import FTD, HTD
 from Utils.csr import build_csr
 from Utils.dataset import SplitData
 from Utils.ranking_lists import top_unobserved, top_unobserved_by
@@ -72,6 +72,7 @@ METHODS = {   # name -> builder(teacher, split, generator, student representatio
     "CD": lambda t, s, g, r: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2),
     "CD_student": lambda t, s, g, r: CD(t, lists(t, s, "user"), s, g, lmbda=1.0, n_d=2, guide="student"),
     "FTD": lambda t, s, g, r: FTD(t, lmbda=1.0),
+    "HTD": lambda t, s, g, r: HTD(t, DE(t, r, g, lmbda=1.0, num_experts=3), lmbda=1.0),
     "DCD": lambda t, s, g, r: DCD(lists(t, s, "user"), lists(t, s, "item"), g, 1.0, 1.0, p_n=4),
     "DCD_users": lambda t, s, g, r: DCD(lists(t, s, "user"), None, g, 1.0, 0.0, p_n=4),
     "toy": lambda t, s, g, r: ShrinkBatchUsers(),
