@@ -119,8 +119,8 @@ def test_dot_product_paths_refuse_neumf_and_unknown_models_are_refused(planted):
     root, common, _ = planted
     with pytest.raises(InputError, match="need a dot-product base model"):
         main_URRD.main(with_teacher(root, common + RRD + ["--sampling", "none", "--model", "neumf"], "NeuMF"))
-    out = run_script("main_teacher.py", "--model", "lightgcn")
-    assert out.returncode == 2 and "invalid choice: 'lightgcn'" in out.stderr
+    out = run_script("main_teacher.py", "--model", "cml")
+    assert out.returncode == 2 and "invalid choice: 'cml'" in out.stderr
 
 
 def test_logs_have_the_promised_shape(planted):
