@@ -6,9 +6,10 @@
 trained with BPR on the propagated embeddings plus l2 / 2 (||e0_u||^2 + ||e0_i||^2 + ||e0_j||^2) on
 the layer-0 rows of each batch triple (reference: 3 layers, l2 1e-4, run with ``--reg 0``, since that
 L2 replaces Adam's weight decay). The graph comes from the split (``attach``); propagation is a sparse
-product over the interactions, recomputed at each use (a few milliseconds per batch on CiteULike),
-so nothing users x items exists. Scores are dot products of *propagated* embeddings, so the paths
-that read the layer-0 tables as if they scored (unsampled RRD, the item side) refuse this model.
+product over the interactions (a few milliseconds per batch on CiteULike), computed once per batch
+and shared by every term, so nothing users x items exists. Scores are dot products of *propagated*
+embeddings, so the paths that read the layer-0 tables as if they scored (unsampled RRD, the item
+side) refuse this model.
 """
 import torch
 import torch.nn.functional as F
@@ -60,7 +61,10 @@ class LightGCN(BaseModel):
         return final[:self.n_users], final[self.n_users:]
 
     def _final(self, batch):
-        return self.propagate(batch.whole(self.user_emb), batch.whole(self.item_emb))
+        """The propagated tables of this batch, computed once per batch (every term shares the graph)."""
+        if id(self) not in batch.cache:
+            batch.cache[id(self)] = self.propagate(batch.whole(self.user_emb), batch.whole(self.item_emb))
+        return batch.cache[id(self)]
 
     def train_loss(self, batch):
         users_final, items_final = self._final(batch)

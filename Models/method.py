@@ -12,7 +12,7 @@ gradient of its own that the optimiser step never sees; the training loop refuse
 error (``Utils.row_gradients.guard_against_direct_use``). Reading the student without gradient
 (``batch.student.score`` under ``torch.no_grad``) is allowed.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -32,6 +32,7 @@ class Batch:
     neg: torch.Tensor        # [B]
     student: torch.nn.Module
     grads: RowGradients
+    cache: dict = field(default_factory=dict)   # a model's per-batch intermediates (LightGCN's propagation)
 
     def rows(self, table, index):
         """Rows ``index`` [...] of one of the student's tables -> [..., d] (gradient flows)."""
