@@ -6,7 +6,7 @@ student fits the teacher's soft labels on items drawn from a guide's top 3,000 b
 
 Logs: runs/<dataset>/{CD,CD_student}.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import DistillScript, add_cd_flags, build_cd
+from Utils.training.distill import DistillScript, add_cd_flags, build_cd
 from Utils.errors import run_cli
 
 

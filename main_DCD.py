@@ -6,7 +6,7 @@ on the teacher's items (and users) that the student currently under- and over-es
 
 Logs: runs/<dataset>/DCD.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import DistillScript, add_dcd_flags, build_dcd
+from Utils.training.distill import DistillScript, add_dcd_flags, build_dcd
 from Utils.errors import run_cli
 
 SCRIPT = DistillScript(__doc__, (add_dcd_flags,), build_dcd, lambda a: ("DCD", ()), "DCD")

@@ -6,7 +6,7 @@
 
 Logs: runs/<dataset>/DE.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import DistillScript, add_de_flags, build_de
+from Utils.training.distill import DistillScript, add_de_flags, build_de
 from Utils.errors import run_cli
 
 

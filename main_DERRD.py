@@ -6,7 +6,7 @@
 Logs: runs/<dataset>/{DERRD,DERRD_unsampled}.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
 from Models.method import Combined
-from Utils.distill import DistillScript, add_de_flags, add_rrd_flags, build_de, build_rrd
+from Utils.training.distill import DistillScript, add_de_flags, add_rrd_flags, build_de, build_rrd
 from Utils.errors import run_cli
 
 

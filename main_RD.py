@@ -6,7 +6,7 @@ top-10 unobserved items of each user are extra positives for the student.
 
 Logs: runs/<dataset>/RD.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import DistillScript, add_rd_flags, build_rd
+from Utils.training.distill import DistillScript, add_rd_flags, build_rd
 from Utils.errors import run_cli
 
 

@@ -6,7 +6,7 @@ similarities among each batch's users and items under the teacher.
 
 Logs: runs/<dataset>/{FTD,HTD}.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import DistillScript, add_de_flags, add_td_flags, build_td
+from Utils.training.distill import DistillScript, add_de_flags, add_td_flags, build_td
 from Utils.errors import run_cli
 
 def td_run_name(a):

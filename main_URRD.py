@@ -6,7 +6,7 @@
 
 Logs: runs/<dataset>/{URRD,URRD_unsampled_K<K>,IR_RRD}.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
-from Utils.distill import DistillScript, add_rrd_flags, build_rrd, rrd_run_name
+from Utils.training.distill import DistillScript, add_rrd_flags, build_rrd, rrd_run_name
 from Utils.errors import run_cli
 
 SCRIPT = DistillScript(__doc__, (add_rrd_flags,), build_rrd, rrd_run_name, "URRD")

@@ -9,8 +9,8 @@ Logs: runs/<dataset>/{teacher,student}.{log,jsonl,ranks.npz} (reference runs: --
 checkpoint: Saved_models/<dataset>/.
 """
 from Utils.errors import run_cli
-from Utils.experiment import setup
-from Utils.teacher import (base_model_parser, base_model_run_name, checkpoint_file, model_key, resolve_dim,
+from Utils.training.experiment import setup
+from Utils.training.teacher import (base_model_parser, base_model_run_name, checkpoint_file, model_key, resolve_dim,
                            train_base_model)
 
 

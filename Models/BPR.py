@@ -2,13 +2,13 @@
 
 Embeddings initialised N(0, 0.01^2); the loss is a SUM over the batch (docs/methods.md, "BPR").
 The loss's gradient is computed in closed form and added into the row-sparse gradients directly (no
-autograd graph for the base term); scores of many pairs use the sparse product of Utils.pair_scores.
+autograd graph for the base term); scores of many pairs use the sparse product of Utils.tensors.pair_scores.
 """
 import torch
 import torch.nn.functional as F
 
 from Models.base import BaseModel, normal_table
-from Utils.pair_scores import pair_scores
+from Utils.tensors.pair_scores import pair_scores
 
 
 def bpr_loss(user_rows, pos_rows, neg_rows):

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from Models.method import Method
 from Models.RRD import sample_positions
-from Utils.csr import build_csr
-from Utils.ranking_lists import top_unobserved_by
+from Utils.tensors.csr import build_csr
+from Utils.training.ranking_lists import top_unobserved_by
 
 
 def cd_loss(student_scores, teacher_scores, soft_T):

@@ -18,7 +18,7 @@ import torch
 
 from Models.method import Method
 from Models.RRD import relaxed_ranking_loss
-from Utils.sampling import gumbel_like
+from Utils.tensors.sampling import gumbel_like
 
 RERANK_CHUNK = 1024      # rows of the lists re-scored at a time
 

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from Models.method import Method
-from Utils.sampling import gumbel_like
+from Utils.tensors.sampling import gumbel_like
 
 DEFAULT_SKIP_RATIO = 2.0 ** -30   # 64x below float32 resolution (2^-24) of the selected expert's output
 TILE = 64                         # rows per tile of the sparse (grouped) expert products

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from Models.method import Method
-from Utils.sampling import PairSet, sample_negatives, torch_draw
+from Utils.tensors.sampling import PairSet, sample_negatives, torch_draw
 
 
 def position_weights(K, lambda_pos):

@@ -13,9 +13,9 @@ item side (per item, its teacher-ranked users).
 import torch
 
 from Models.method import Method
-from Utils.csr import build_csr, gather_rows
-from Utils.pair_scores import pair_scores
-from Utils.sampling import PairSet, gumbel_like, sample_distinct_excluding, torch_draw
+from Utils.tensors.csr import build_csr, gather_rows
+from Utils.tensors.pair_scores import pair_scores
+from Utils.tensors.sampling import PairSet, gumbel_like, sample_distinct_excluding, torch_draw
 
 
 def relaxed_ranking_loss(interesting, log_rest):

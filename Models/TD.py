@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from Models.DE import DE
 from Models.method import Method
-from Utils.sampling import gumbel_like
+from Utils.tensors.sampling import gumbel_like
 
 
 def cosine_matrix(x):

@@ -65,7 +65,7 @@ class BaseModel(nn.Module):
         raise NotImplementedError
 
     def score_candidates(self, users, scorer):
-        """users [B], scorer: Utils.evaluation.SampledScorer over a fixed [B, C] item matrix -> [B, C]."""
+        """users [B], scorer: Utils.training.evaluation.SampledScorer over a fixed [B, C] item matrix -> [B, C]."""
         return self.score(users, scorer.items)
 
 

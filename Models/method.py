@@ -9,15 +9,15 @@ The gradient rule: a method takes the student's rows and tables only through the
 (``user_rows``, ``item_rows``, ``item_table``, ``item_scores``...), whose gradients flow into the
 row-sparse accumulator. Indexing ``batch.student.item_emb`` with autograd would give the Parameter a
 gradient of its own that the optimiser step never sees; the training loop refuses that with an
-error (``Utils.row_gradients.guard_against_direct_use``). Reading the student without gradient
+error (``Utils.tensors.row_gradients.guard_against_direct_use``). Reading the student without gradient
 (``batch.student.score`` under ``torch.no_grad``) is allowed.
 """
 from dataclasses import dataclass, field
 
 import torch
 
-from Utils.pair_scores import pair_scores
-from Utils.row_gradients import RowGradients
+from Utils.tensors.pair_scores import pair_scores
+from Utils.tensors.row_gradients import RowGradients
 
 
 @dataclass

@@ -1,12 +1,12 @@
 """Every method and reference run, declared once.
 
-The results tables (``Utils.results``), the plots and notebook (``Utils.plots``), the speed benchmark
+The results tables (``Utils.reporting.results``), the plots and notebook (``Utils.reporting.plots``), the speed benchmark
 (``benchmarks/speed.py``), the end-to-end tests and the GPU jobs read this table; adding a method is
 its model file, its thin entry script and one entry here (README, "Adding a method").
 
 A run's log on split seed s is ``<name>`` (s = 0) or ``<name>_LOO<s>`` under ``logs/<dataset>/``; its
 command is ``python <script> <flags> [--LOO_seed s]``: the name the entry script gives that command
-(``Utils.run_names``) is the run's name.
+(``Utils.training.run_names``) is the run's name.
 """
 from dataclasses import dataclass
 
@@ -16,7 +16,7 @@ class Run:
     name: str                   # log file stem on split seed 0, and the row of the tables
     script: str                 # entry script
     flags: tuple = ()           # flags of the reference run, beyond the script's defaults
-    paper: str = None           # its row in Utils.paper (the paper's Table 2 / the original logs)
+    paper: str = None           # its row in Utils.reporting.paper (the paper's Table 2 / the original logs)
     what: str = ""              # one line for people
 
     def command(self, split_seed=0):
@@ -74,6 +74,6 @@ def get(name):
 
 
 def paper_row(label):
-    """The Utils.paper key of a log label such as ``DE_LOO1`` or ``URRD_seed1``, or None."""
+    """The Utils.reporting.paper key of a log label such as ``DE_LOO1`` or ``URRD_seed1``, or None."""
     base = label.split("_LOO")[0].split("_seed")[0]
     return RUNS[base].paper if base in RUNS else None

@@ -24,9 +24,9 @@ def single(name, epochs, device, threads, split_seed=0):
     """Run one method for ``epochs`` epochs in this process; print a JSON line of timings."""
     import importlib
     import torch
-    from Utils.candidates import load_or_sample_candidates
-    from Utils.dataset import load_split
-    from Utils.evaluation import Evaluator
+    from Utils.data.candidates import load_or_sample_candidates
+    from Utils.data.dataset import load_split
+    from Utils.training.evaluation import Evaluator
     from Models.BPR import BPR
     if threads:
         torch.set_num_threads(threads)

@@ -9,8 +9,8 @@ import torch
 from Models.BPR import BPR
 from Models.CD import CD, cd_loss
 from Models.RD import RD, discrepancy_weights, position_weights, rd_loss
-from Utils.dataset import SplitData
-from Utils.row_gradients import RowGradients
+from Utils.data.dataset import SplitData
+from Utils.tensors.row_gradients import RowGradients
 from Models.method import Batch
 
 
@@ -83,7 +83,7 @@ def test_rd_method_loss_and_gradients_match_plain_autograd(dynamic):
     scores = (ref.user_emb[unique].unsqueeze(1) * ref.item_emb[lists[unique, :3]]).sum(2)
     weights = position_weights(3, 1.0).expand(3, 3)
     if dynamic:      # rebuild the same draws: the sampler's generator replayed
-        from Utils.sampling import PairSet, sample_negatives, torch_draw
+        from Utils.tensors.sampling import PairSet, sample_negatives, torch_draw
         train = PairSet(torch.from_numpy(split.train_users), torch.from_numpy(split.train_items), split.n_items)
         sampled = sample_negatives(unique.repeat_interleave(50), split.n_items, train,
                                    torch_draw(torch.Generator().manual_seed(0))).view(3, 50)
@@ -117,8 +117,8 @@ def test_cd_draws_from_the_guide_list_by_rank(guide):
     cd = CD(teacher, lists, split, torch.Generator().manual_seed(0), n_d=n_d, T=T, guide=guide)
     guide_lists = lists
     if guide == "student":
-        from Utils.csr import build_csr
-        from Utils.ranking_lists import top_unobserved
+        from Utils.tensors.csr import build_csr
+        from Utils.training.ranking_lists import top_unobserved
         ptr, cols = build_csr(split.train_users, split.train_items, split.n_users, torch.device("cpu"))
         guide_lists = top_unobserved(student.user_emb.detach(), student.item_emb.detach(), ptr, cols, length)
     counts = np.zeros(length)

@@ -3,9 +3,9 @@ import os
 import numpy as np
 import pytest
 
-from Utils.candidates import checksum, load_or_sample_candidates, sample_candidates
-from Utils.data_io import read_raw, read_split_file, read_users_dat
-from Utils.dataset import leave_one_out, load_split, prepare_interactions
+from Utils.data.candidates import checksum, load_or_sample_candidates, sample_candidates
+from Utils.data.data_io import read_raw, read_split_file, read_users_dat
+from Utils.data.dataset import leave_one_out, load_split, prepare_interactions
 from Utils.errors import InputError
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")

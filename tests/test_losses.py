@@ -6,10 +6,10 @@ import torch
 
 from Models.BPR import BPR, bpr_loss
 from Models.DE import DE, DistillationExperts, hidden_size, temperature
-from Utils.sampling import gumbel_like
+from Utils.tensors.sampling import gumbel_like
 from Models.RRD import URRD, relaxed_ranking_loss, sampled_rrd_loss
-from Utils.dataset import SplitData
-from Utils.row_gradients import RowGradients
+from Utils.data.dataset import SplitData
+from Utils.tensors.row_gradients import RowGradients
 from Models.method import Batch
 
 torch.manual_seed(0)
@@ -179,7 +179,7 @@ def test_unsampled_loss_against_a_loop():
 def test_pair_scores_sparse_path_matches_gather_and_autograd():
     """The CPU sparse form (sampled product forward, two sparse products backward) gives the scores
     and both gradients of the plain gather; columns repeat across rows and are unsorted within them."""
-    from Utils.pair_scores import _SparsePairScores
+    from Utils.tensors.pair_scores import _SparsePairScores
     gen = torch.Generator().manual_seed(3)
     rows = torch.randn(7, 5, generator=gen, requires_grad=True)
     table = torch.randn(30, 5, generator=gen, requires_grad=True)

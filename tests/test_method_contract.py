@@ -13,11 +13,11 @@ from Models.method import Batch, Combined, Method
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
 from Models.TD import FTD, HTD
-from Utils.csr import build_csr
-from Utils.dataset import SplitData
-from Utils.ranking_lists import top_unobserved, top_unobserved_by
-from Utils.row_gradients import RowGradients, guard_against_direct_use
-from Utils.trainer import make_optimizer
+from Utils.tensors.csr import build_csr
+from Utils.data.dataset import SplitData
+from Utils.training.ranking_lists import top_unobserved, top_unobserved_by
+from Utils.tensors.row_gradients import RowGradients, guard_against_direct_use
+from Utils.training.trainer import make_optimizer
 
 N_USERS, N_ITEMS, D_T, D_S, LENGTH = 30, 60, 8, 4, 10
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from Models.BPR import BPR
-from Utils.dataset import SplitData
-from Utils.evaluation import Evaluator, SampledScorer, metrics_from_ranks
+from Utils.data.dataset import SplitData
+from Utils.training.evaluation import Evaluator, SampledScorer, metrics_from_ranks
 
 
 def test_metrics_on_hand_made_ranks():

@@ -9,8 +9,8 @@ from Models.method import Batch
 from Models.NeuMF import NeuMF
 from Models.LightGCN import LightGCN
 from Models.zoo import BASE_MODELS
-from Utils.dataset import SplitData
-from Utils.row_gradients import RowGradients
+from Utils.data.dataset import SplitData
+from Utils.tensors.row_gradients import RowGradients
 
 
 def graph_split(n_users, n_items, seed=0):

@@ -5,8 +5,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from Utils.logs import read_log
-from Utils.plots import learning_curves, load_runs, results_markdown
+from Utils.reporting.logs import read_log
+from Utils.reporting.plots import learning_curves, load_runs, results_markdown
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

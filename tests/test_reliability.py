@@ -14,14 +14,14 @@ import main_teacher
 import main_URRD
 from Models.BPR import BPR
 from planted import planted_flags, write_planted
-from Utils.candidates import load_or_sample_candidates
-from Utils.checkpoint import read_checkpoint
-from Utils.config import DEFAULT_LOG_PATH, common_parser
-from Utils.dataset import load_split
+from Utils.data.candidates import load_or_sample_candidates
+from Utils.training.checkpoint import read_checkpoint
+from Utils.training.config import DEFAULT_LOG_PATH, common_parser
+from Utils.data.dataset import load_split
 from Utils.errors import InputError
-from Utils.evaluation import Evaluator
-from Utils.paper import comparison_lines
-from Utils.run_names import run_name
+from Utils.training.evaluation import Evaluator
+from Utils.reporting.paper import comparison_lines
+from Utils.training.run_names import run_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEACHER = ["--teacher_dim", "16", "--percent", "0.5", "--teacher_lr", "0.02"]   # the planted teacher

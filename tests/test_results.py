@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from Utils.logger import RunLogger
-from Utils.logs import read_jsonl_log
-from Utils.results import collect, csv_table, main, markdown_table, summarize
+from Utils.training.logger import RunLogger
+from Utils.reporting.logs import read_jsonl_log
+from Utils.reporting.results import collect, csv_table, main, markdown_table, summarize
 
 KEYS9 = ["H@5", "N@5", "M@5", "H@10", "N@10", "M@10", "H@20", "N@20", "M@20"]
 
@@ -54,7 +54,7 @@ def test_two_processes_under_one_run_name_never_share_a_file(tmp_path, monkeypat
     the finished log is one run's, whole (the other's lines are not interleaved into it)."""
     loggers = []
     for pid in (os.getppid(), os.getpid()):          # two live processes
-        monkeypatch.setattr("Utils.logger.os.getpid", lambda pid=pid: pid)
+        monkeypatch.setattr("Utils.training.logger.os.getpid", lambda pid=pid: pid)
         loggers.append(RunLogger(str(tmp_path), "teacher", quiet=True))
     for epoch in range(3):
         for run, logger in enumerate(loggers):
@@ -82,7 +82,7 @@ def test_stale_part_files_of_dead_runs_are_removed_and_live_ones_kept(tmp_path, 
 
 
 def test_table2_cells_average_the_runs_found_and_say_what_is_missing(tmp_path):
-    from Utils.table2 import table2
+    from Utils.reporting.table2 import table2
     (tmp_path / "citeULike").mkdir()
     write_log(tmp_path / "citeULike", "RD", 0.40)
     write_log(tmp_path / "citeULike", "RD_LOO1", 0.50, LOO_seed=1)

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from Models.RRD import RankingSampler, sample_positions
-from Utils.sampling import PairSet, sample_distinct_excluding, sample_negatives, torch_draw
+from Utils.tensors.sampling import PairSet, sample_distinct_excluding, sample_negatives, torch_draw
 
 
 def random_pairs(n_rows, n_cols, per_row, seed=0):

@@ -65,7 +65,7 @@ def test_htd_groups_are_des_selection_under_the_same_noise(monkeypatch):
     import Models.TD as td
     from Models.BPR import BPR
     from Models.DE import DE
-    from Utils.sampling import gumbel_like
+    from Utils.tensors.sampling import gumbel_like
     torch.manual_seed(3)
     teacher = BPR(10, 20, 8).requires_grad_(False)
     de = DE(teacher, 4, torch.Generator().manual_seed(5), num_experts=3)

@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from Models.BPR import BPR, bpr_loss, bpr_loss_and_grads
-from Utils.checkpoint import load_checkpoint, save_checkpoint
+from Utils.training.checkpoint import load_checkpoint, save_checkpoint
 from Utils.errors import InputError
-from Utils.row_gradients import RowGradients
-from Utils.selection import PerCutoffSelection
+from Utils.tensors.row_gradients import RowGradients
+from Utils.training.selection import PerCutoffSelection
 from Models.method import Batch
-from Utils.trainer import make_optimizer
+from Utils.training.trainer import make_optimizer
 
 
 def test_row_gradients_match_dense_autograd_adam():

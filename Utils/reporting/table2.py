@@ -1,6 +1,6 @@
 """The DE-RRD paper's Table 2 (methods x (dataset, base model)) from our JSON-lines logs, beside the paper's.
 
-    python -m Utils.table2                         # logs/<dataset>/, split seeds 0 1 2 -> logs/table2.md
+    python -m Utils.reporting.table2                         # logs/<dataset>/, split seeds 0 1 2 -> logs/table2.md
 
 Each of our cells is the mean test H@5 / N@5 over the finished runs of the intended configuration
 on the given split seeds, with how many runs it averages; a cell with no run says so. The paper's
@@ -13,9 +13,9 @@ import numpy as np
 
 from Utils.atomic import write_text_atomic
 from Utils.errors import run_cli
-from Utils.paper import PAPER_TABLE2_ALL
+from Utils.reporting.paper import PAPER_TABLE2_ALL
 from Utils.registry import TABLE2_COLUMNS, TABLE2_ROWS, table2_run
-from Utils.results import collect
+from Utils.reporting.results import collect
 
 LABELS = {"citeULike": "CiteULike", "foursquare": "Foursquare", "bpr": "BPR", "neumf": "NeuMF"}
 

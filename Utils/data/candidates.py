@@ -14,7 +14,7 @@ import torch
 
 from Utils.atomic import atomic_path
 from Utils.errors import InputError
-from Utils.sampling import PairSet, sample_distinct_excluding
+from Utils.tensors.sampling import PairSet, sample_distinct_excluding
 
 CANDIDATE_SEED_OFFSET = 1_000_003   # keeps candidate draws independent of the split's own draws
 

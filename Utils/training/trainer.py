@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 from Models.method import Batch
 from Utils.errors import RunDiverged
-from Utils.row_gradients import RowGradients, guard_against_direct_use
-from Utils.sampling import PairSet, sample_negatives, torch_draw
-from Utils.selection import PerCutoffSelection
+from Utils.tensors.row_gradients import RowGradients, guard_against_direct_use
+from Utils.tensors.sampling import PairSet, sample_negatives, torch_draw
+from Utils.training.selection import PerCutoffSelection
 
 
 @dataclass

@@ -9,8 +9,8 @@ import os
 import torch
 
 from Utils.atomic import atomic_path
-from Utils.csr import build_csr
-from Utils.checkpoint import load_checkpoint
+from Utils.tensors.csr import build_csr
+from Utils.training.checkpoint import load_checkpoint
 from Utils.errors import InputError
 
 

@@ -1,7 +1,7 @@
 """Result tables from the JSON-lines logs alone: one run per row, or mean and std over split seeds.
 
-    python -m Utils.results --methods teacher student DE URRD DERRD --seeds 0 1 2          # tables
-    python -m Utils.results --methods teacher student URRD --seeds 1 2 --run               # run missing, then tables
+    python -m Utils.reporting.results --methods teacher student DE URRD DERRD --seeds 0 1 2          # tables
+    python -m Utils.reporting.results --methods teacher student URRD --seeds 1 2 --run               # run missing, then tables
 
 Writes ``<log_dir>/results_seeds.md`` (markdown for the README) and ``results_seeds.csv``.
 """
@@ -15,10 +15,10 @@ import sys
 import numpy as np
 
 from Utils.atomic import write_text_atomic
-from Utils.config import TRAINING_DEFAULTS, TRAINING_FLAGS
+from Utils.training.config import TRAINING_DEFAULTS, TRAINING_FLAGS
 from Utils.errors import InputError, run_cli
-from Utils.logs import read_jsonl_log
-from Utils.paper import KEYS, italic_cell, reference_rows
+from Utils.reporting.logs import read_jsonl_log
+from Utils.reporting.paper import KEYS, italic_cell, reference_rows
 from Utils.registry import RUNS, TABLE_RUNS, paper_row
 
 def log_name(method, seed):

@@ -12,7 +12,7 @@ import warnings
 
 import torch
 
-from Utils.csr import fixed_width_csr, sampled_product
+from Utils.tensors.csr import fixed_width_csr, sampled_product
 
 
 class _SparsePairScores(torch.autograd.Function):

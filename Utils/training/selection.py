@@ -4,7 +4,7 @@ For each N in (5, 10, 20) the test metrics of the epoch with the best valid HR@N
 improvement) are kept. The patience counter grows at each evaluation where no HR@N improved and
 resets otherwise; training stops when it reaches ``patience``.
 """
-from Utils.evaluation import CUTOFFS
+from Utils.training.evaluation import CUTOFFS
 
 
 class PerCutoffSelection:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from Utils.data_io import find_raw_file, read_raw, read_split_file
+from Utils.data.data_io import find_raw_file, read_raw, read_split_file
 from Utils.errors import InputError
 
 NO_ITEM = -1  # a user without a valid or test item

@@ -10,7 +10,7 @@ evaluator also counts such scores so the training loop can stop the run.
 import numpy as np
 import torch
 
-from Utils.csr import build_csr, fixed_width_csr, gather_rows, sampled_product
+from Utils.tensors.csr import build_csr, fixed_width_csr, gather_rows, sampled_product
 
 CUTOFFS = (5, 10, 20)
 METRIC_KEYS = tuple(f"{m}@{n}" for n in CUTOFFS for m in ("H", "N", "M"))

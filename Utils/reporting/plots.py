@@ -1,6 +1,6 @@
 """Learning curves and result tables from logs/, for the notebook and for the command line.
 
-    python -m Utils.plots --log_dir logs/citeULike --metric H@5 --out figures/
+    python -m Utils.reporting.plots --log_dir logs/citeULike --metric H@5 --out figures/
 """
 import argparse
 import os
@@ -11,8 +11,8 @@ matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
 import matplotlib.pyplot as plt  # noqa: E402
 
 from Utils.errors import InputError, run_cli  # noqa: E402
-from Utils.logs import find_logs, read_log  # noqa: E402
-from Utils.paper import KEYS, italic_cell, reference_rows  # noqa: E402
+from Utils.reporting.logs import find_logs, read_log  # noqa: E402
+from Utils.reporting.paper import KEYS, italic_cell, reference_rows  # noqa: E402
 from Utils.registry import PLOT_RUNS, paper_row  # noqa: E402
 
 

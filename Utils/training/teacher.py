@@ -16,11 +16,11 @@ import torch
 
 from Models.method import Method
 from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model, on_device
-from Utils.checkpoint import check_key, load_checkpoint, read_checkpoint
-from Utils.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser
+from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
+from Utils.training.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser
 from Utils.errors import InputError
-from Utils.experiment import Context, new_student, run, split_key
-from Utils.run_names import format_value, run_name
+from Utils.training.experiment import Context, new_student, run, split_key
+from Utils.training.run_names import format_value, run_name
 
 TEACHER_DEFAULTS = {"lr": TRAINING_DEFAULTS["lr"], "reg": TRAINING_DEFAULTS["reg"], "seed": 0}   # dim: TEACHER_DIMS
 IDENTITY = ("dataset", "split", "LOO_seed", "n_users", "n_items", "model", "dim", "lr", "reg", "seed")

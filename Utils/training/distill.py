@@ -12,12 +12,12 @@ from Models.RD import RD
 from Models.RRD import IRRRD, URRD
 from Models.TD import FTD, HTD
 from Models.zoo import BASE_MODELS, TEACHER_DIMS
-from Utils.config import common_parser
+from Utils.training.config import common_parser
 from Utils.errors import InputError
-from Utils.experiment import new_student, run, setup, split_key
-from Utils.ranking_lists import load_or_compute_lists
-from Utils.run_names import run_name
-from Utils.teacher import add_teacher_flags, load_or_train_teacher, teacher_key
+from Utils.training.experiment import new_student, run, setup, split_key
+from Utils.training.ranking_lists import load_or_compute_lists
+from Utils.training.run_names import run_name
+from Utils.training.teacher import add_teacher_flags, load_or_train_teacher, teacher_key
 
 BEST_UNSAMPLED_K = 100  # default U_K of --sampling none: best valid H@5 of the K sweep (README)
 # Weights whose default depends on the base model: the original's for BPR-MF (and LightGCN, also
@@ -213,7 +213,7 @@ class DistillScript:
     parses common + teacher + method flags, loads (or trains) the teacher and trains the student.
 
     ``default_name(args)`` -> (base run name, flags the base name states); every other flag that
-    differs from its default is appended (Utils.run_names)."""
+    differs from its default is appended (Utils.training.run_names)."""
     doc: str
     add_flags: tuple
     build: Callable

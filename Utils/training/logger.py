@@ -10,7 +10,7 @@ import os
 import re
 import sys
 
-from Utils.evaluation import CUTOFFS
+from Utils.training.evaluation import CUTOFFS
 
 
 def _human_metrics(prefix, metrics):

@@ -10,15 +10,15 @@ import torch
 
 from Models.zoo import build_model, on_device
 from Utils.atomic import atomic_path
-from Utils.candidates import load_or_sample_candidates
-from Utils.checkpoint import save_checkpoint
-from Utils.config import resolve_device, validate
-from Utils.dataset import load_split
+from Utils.data.candidates import load_or_sample_candidates
+from Utils.training.checkpoint import save_checkpoint
+from Utils.training.config import resolve_device, validate
+from Utils.data.dataset import load_split
 from Utils.errors import InputError
-from Utils.evaluation import Evaluator
-from Utils.logger import RunLogger
-from Utils.paper import comparison_lines
-from Utils.trainer import train
+from Utils.training.evaluation import Evaluator
+from Utils.training.logger import RunLogger
+from Utils.reporting.paper import comparison_lines
+from Utils.training.trainer import train
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""From a dataset folder to a checked leave-one-out split and its fixed evaluation candidates."""

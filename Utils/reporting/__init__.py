@@ -1,0 +1,1 @@
+"""Reading finished logs into tables and figures beside the papers' numbers."""
