@@ -1,10 +1,11 @@
 """Flags and builders of the distillation methods, and the DistillScript that every distillation entry
 script (main_DE.py, main_URRD.py, main_DERRD.py, main_RD.py, main_CD.py) is."""
 import os
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
-from Models.DE import DE, DEFAULT_SKIP_RATIO
+from Models.DE import DE
 from Models.CD import CD
 from Models.DCD import DCD
 from Models.method import Combined
@@ -19,26 +20,36 @@ from Utils.training.ranking_lists import load_or_compute_lists
 from Utils.training.run_names import run_name
 from Utils.training.teacher import add_teacher_flags, load_or_train_teacher, teacher_key
 
+
+
+def defaults_of(method_class):
+    """{parameter: default} of a method's constructor: the one place each default is declared; the
+    flags below read theirs from here."""
+    parameters = inspect.signature(method_class.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+DE_D, URRD_D, IRRRD_D, RD_D, CD_D, DCD_D, FTD_D, HTD_D = map(defaults_of, (DE, URRD, IRRRD, RD, CD, DCD, FTD, HTD))
 BEST_UNSAMPLED_K = 100  # default U_K of --sampling none: best valid H@5 of the K sweep (README)
 # Weights whose default depends on the base model: the original's for BPR-MF (and LightGCN, also
 # trained with BPR), the DE-RRD paper's best for NeuMF (its Table 5: lambda_RRD around 0.1, lambda_DE
 # around 1e-4).
-MODEL_DEFAULTS = {"lmbda_DE": {"bpr": 0.01, "neumf": 1e-4, "lightgcn": 0.01},
-                  "URRD_lmbda": {"bpr": 1e-3, "neumf": 0.1, "lightgcn": 1e-3}}   # LightGCN: BPR-trained, BPR's
+MODEL_DEFAULTS = {"lmbda_DE": {"bpr": DE_D["lmbda"], "neumf": 1e-4, "lightgcn": DE_D["lmbda"]},
+                  "URRD_lmbda": {"bpr": URRD_D["lmbda"], "neumf": 0.1, "lightgcn": URRD_D["lmbda"]}}   # LightGCN: BPR-trained, BPR's
 
 
 def add_de_flags(parser):
     g = parser.add_argument_group("Distillation Experts")
     g.add_argument("--lmbda_DE", type=float, default=None, help="weight of the DE loss (None: 0.01 for bpr, "
                                                                  "1e-4 for neumf)")
-    g.add_argument("--num_expert", type=int, default=30, help="experts per side (1 = hint regression)")
-    g.add_argument("--end_T", type=float, default=1e-10, help="final Gumbel-softmax temperature")
+    g.add_argument("--num_expert", type=int, default=DE_D["num_experts"], help="experts per side (1 = hint regression)")
+    g.add_argument("--end_T", type=float, default=DE_D["end_T"], help="final Gumbel-softmax temperature")
     g.add_argument("--anneal_size", type=float, default=1e10,
                    help="kept for compatibility with the original command line; the schedule is "
                         "tau = max((end_T)^((epoch-1)/max_epoch), end_T)")
-    g.add_argument("--selection", choices=["gumbel", "attention"], default="gumbel",
+    g.add_argument("--selection", choices=["gumbel", "attention"], default=DE_D["selection"],
                    help="gumbel (paper) or attention (softmax weights, no noise or temperature)")
-    g.add_argument("--skip_ratio", type=float, default=DEFAULT_SKIP_RATIO,
+    g.add_argument("--skip_ratio", type=float, default=DE_D["skip_ratio"],
                    help="skip (entity, expert) pairs whose weight is below this times the entity's "
                         "largest weight (below float32 resolution); 0 computes every pair")
 
@@ -48,49 +59,49 @@ def add_rrd_flags(parser):
     g.add_argument("--URRD_lmbda", type=float, default=None, help="weight of the user-side RRD loss (None: "
                                                                     "1e-3 for bpr, 0.1 for neumf)")
     g.add_argument("--U_K", type=int, default=None,
-                   help=f"interesting items per user (40 with --sampling paper, {BEST_UNSAMPLED_K} with none)")
-    g.add_argument("--U_L", type=int, default=40, help="uninteresting items per user")
-    g.add_argument("--U_T", type=float, default=10.0, help="temperature of the position weights exp(-p/T)")
+                   help=f"interesting items per user ({URRD_D['K']} with --sampling paper, {BEST_UNSAMPLED_K} with none)")
+    g.add_argument("--U_L", type=int, default=URRD_D["L"], help="uninteresting items per user")
+    g.add_argument("--U_T", type=float, default=URRD_D["T"], help="temperature of the position weights exp(-p/T)")
     g.add_argument("--list_len", type=int, default=500, help="length of the teacher's ranking lists")
-    g.add_argument("--sampling", choices=["paper", "none"], default="paper",
+    g.add_argument("--sampling", choices=["paper", "none"], default=URRD_D["sampling"],
                    help="paper: sampled interesting/uninteresting items; none: the list's top K, "
                         "all other unobserved items in each normaliser (WWW'23)")
     g.add_argument("--IR_reg_lmbda", type=float, default=0.0, help="item-side RRD weight (5e-4 = IR-RRD)")
-    g.add_argument("--I_K", type=int, default=20, help="interesting users per item (IR-RRD)")
-    g.add_argument("--I_L", type=int, default=20, help="uninteresting users per item (IR-RRD)")
-    g.add_argument("--I_T", type=float, default=10.0, help="temperature of the item side's position weights")
+    g.add_argument("--I_K", type=int, default=IRRRD_D["K"], help="interesting users per item (IR-RRD)")
+    g.add_argument("--I_L", type=int, default=IRRRD_D["L"], help="uninteresting users per item (IR-RRD)")
+    g.add_argument("--I_T", type=float, default=IRRRD_D["T"], help="temperature of the item side's position weights")
 
 
 def add_rd_flags(parser):
     g = parser.add_argument_group("Ranking Distillation (RD)")
-    g.add_argument("--RD_lmbda", type=float, default=0.5,
+    g.add_argument("--RD_lmbda", type=float, default=RD_D["lmbda"],
                    help="weight of the RD loss (no published default; see the README's grid)")
-    g.add_argument("--RD_K", type=int, default=10, help="teacher's top-K items used as positives")
-    g.add_argument("--RD_lambda_pos", type=float, default=1.0, help="position weight exp(-r / lambda_pos)")
-    g.add_argument("--RD_mu", type=float, default=0.1, help="discrepancy weight tanh(mu (rhat - r))")
-    g.add_argument("--RD_samples", type=int, default=100, help="unobserved items drawn for the rank estimate")
-    g.add_argument("--RD_dynamic_start", type=int, default=10, help="first epoch using the discrepancy weight")
+    g.add_argument("--RD_K", type=int, default=RD_D["K"], help="teacher's top-K items used as positives")
+    g.add_argument("--RD_lambda_pos", type=float, default=RD_D["lambda_pos"], help="position weight exp(-r / lambda_pos)")
+    g.add_argument("--RD_mu", type=float, default=RD_D["mu"], help="discrepancy weight tanh(mu (rhat - r))")
+    g.add_argument("--RD_samples", type=int, default=RD_D["n_samples"], help="unobserved items drawn for the rank estimate")
+    g.add_argument("--RD_dynamic_start", type=int, default=RD_D["dynamic_start"], help="first epoch using the discrepancy weight")
 
 
 def add_cd_flags(parser):
     g = parser.add_argument_group("Collaborative Distillation (CD)")
-    g.add_argument("--CD_lmbda", type=float, default=0.5, help="weight of the CD loss")
-    g.add_argument("--guide", choices=["teacher", "student"], default="teacher",
+    g.add_argument("--CD_lmbda", type=float, default=CD_D["lmbda"], help="weight of the CD loss")
+    g.add_argument("--guide", choices=["teacher", "student"], default=CD_D["guide"],
                    help="whose ranking the items are drawn from (student: recomputed every epoch)")
     g.add_argument("--CD_N", type=int, default=3000, help="length of the guide's ranking drawn from")
-    g.add_argument("--CD_n_d", type=int, default=2, help="items drawn per user and epoch")
-    g.add_argument("--CD_T", type=float, default=20.0, help="rank-aware draws p(r) ~ exp(-r / (N T))")
-    g.add_argument("--CD_soft_T", type=float, default=2.0, help="soft labels sigmoid(teacher score / soft_T)")
+    g.add_argument("--CD_n_d", type=int, default=CD_D["n_d"], help="items drawn per user and epoch")
+    g.add_argument("--CD_T", type=float, default=CD_D["T"], help="rank-aware draws p(r) ~ exp(-r / (N T))")
+    g.add_argument("--CD_soft_T", type=float, default=CD_D["soft_T"], help="soft labels sigmoid(teacher score / soft_T)")
 
 
 def add_dcd_flags(parser):
     g = parser.add_argument_group("Dual Correction Distillation (DCD)")
-    g.add_argument("--DCD_lmbda_U", type=float, default=0.01, help="weight of the user side (UCD)")
-    g.add_argument("--DCD_lmbda_I", type=float, default=0.01, help="weight of the item side (ICD; 0: users only)")
-    g.add_argument("--DCD_eps", type=float, default=0.1, help="sharpness of the weights tanh(eps (p_S - p_T))")
-    g.add_argument("--DCD_p_n", type=int, default=100, help="positions drawn per side and list")
-    g.add_argument("--DCD_refresh", type=int, default=3, help="the student re-ranks the lists every this many epochs")
-    g.add_argument("--DCD_floor", type=float, default=1e-3, help="added to every weight")
+    g.add_argument("--DCD_lmbda_U", type=float, default=DCD_D["lmbda_U"], help="weight of the user side (UCD)")
+    g.add_argument("--DCD_lmbda_I", type=float, default=DCD_D["lmbda_I"], help="weight of the item side (ICD; 0: users only)")
+    g.add_argument("--DCD_eps", type=float, default=DCD_D["eps"], help="sharpness of the weights tanh(eps (p_S - p_T))")
+    g.add_argument("--DCD_p_n", type=int, default=DCD_D["p_n"], help="positions drawn per side and list")
+    g.add_argument("--DCD_refresh", type=int, default=DCD_D["refresh"], help="the student re-ranks the lists every this many epochs")
+    g.add_argument("--DCD_floor", type=float, default=DCD_D["floor"], help="added to every weight")
     g.add_argument("--DCD_list_len", type=int, default=500, help="length of the teacher's lists (both sides)")
 
 
@@ -115,11 +126,11 @@ def build_dcd(ctx, teacher, teacher_path):
 
 def add_td_flags(parser):
     g = parser.add_argument_group("Topology Distillation (TD)")
-    g.add_argument("--TD_lmbda", type=float, default=1e-3, help="weight of the topology loss")
+    g.add_argument("--TD_lmbda", type=float, default=FTD_D["lmbda"], help="weight of the topology loss")
     g.add_argument("--variant", choices=["ftd", "htd"], default="ftd",
                    help="ftd: full topology of the batch's entities; htd: within and between the groups "
                         "of a DE module (its flags: --num_expert, --end_T, --skip_ratio)")
-    g.add_argument("--HTD_alpha", type=float, default=0.5, help="HTD: weight of topology vs reconstruction")
+    g.add_argument("--HTD_alpha", type=float, default=HTD_D["alpha"], help="HTD: weight of topology vs reconstruction")
 
 
 def build_td(ctx, teacher, teacher_path=None):
@@ -168,8 +179,8 @@ def build_de(ctx, teacher, teacher_path=None):
     if not 0 < a.end_T <= 1:
         raise InputError(f"--end_T must be in (0, 1], got {a.end_T}")
     d_s = BASE_MODELS[a.model].representation_size(a.dim)
-    return DE(teacher, d_s, ctx.generator, a.lmbda_DE, a.num_expert, 1.0, a.end_T, a.max_epoch,
-              a.selection, a.skip_ratio)
+    return DE(teacher, d_s, ctx.generator, a.lmbda_DE, a.num_expert, end_T=a.end_T, max_epoch=a.max_epoch,
+              selection=a.selection, skip_ratio=a.skip_ratio)
 
 
 def build_rrd(ctx, teacher, teacher_path):
@@ -237,7 +248,7 @@ class DistillScript:
             raise InputError(f"--teacher_dim {args.teacher_dim} x --percent {args.percent} gives a student "
                              "of dim 0")
         if getattr(args, "U_K", 0) is None:
-            args.U_K = 40 if args.sampling == "paper" else BEST_UNSAMPLED_K
+            args.U_K = URRD_D["K"] if args.sampling == "paper" else BEST_UNSAMPLED_K
         for flag, by_model in MODEL_DEFAULTS.items():
             if hasattr(args, flag):
                 if args.__dict__[flag] is None:
