@@ -8,6 +8,8 @@ A run's log on split seed s is ``<name>`` (s = 0) or ``<name>_LOO<s>`` under ``l
 command is ``python <script> <flags> [--LOO_seed s]``: the name the entry script gives that command
 (``Utils.training.run_names``) is the run's name.
 """
+import argparse
+import sys
 from dataclasses import dataclass
 
 
@@ -77,3 +79,32 @@ def paper_row(label):
     """The Utils.reporting.paper key of a log label such as ``DE_LOO1`` or ``URRD_seed1``, or None."""
     base = label.split("_LOO")[0].split("_seed")[0]
     return RUNS[base].paper if base in RUNS else None
+
+
+def job_lines(names, split_seeds, extra=()):
+    """One line per (run, split seed): ``<log name> <script> <flags...>``, the format of
+    ``scripts/reference_runs_cuda.sh`` (and of any queue that runs them one after another)."""
+    return [" ".join([get(name).log_name(seed), *get(name).command(seed), *extra])
+            for name in names for seed in split_seeds]
+
+
+def main(argv=None):
+    """``python -m Utils.registry jobs DCD FTD --seeds 0 1 2 [--dataset foursquare]``: the reference runs'
+    job lines; ``python -m Utils.registry list``: every registered run."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("what", choices=["jobs", "list"])
+    parser.add_argument("runs", nargs="*", help="registered run names (jobs)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="split seeds")
+    parser.add_argument("--dataset", default=None, help="added as --dataset to every command")
+    args = parser.parse_args(argv)
+    if args.what == "list":
+        print("\n".join(f"{r.name:22s} python {' '.join(r.command())}    {r.what}" for r in RUNS.values()))
+        return
+    unknown = [name for name in args.runs if name not in RUNS]
+    if unknown or not args.runs:
+        parser.error(f"unknown or no run names {unknown} (known: {', '.join(RUNS)})")
+    print("\n".join(job_lines(args.runs, args.seeds, ("--dataset", args.dataset) if args.dataset else ())))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

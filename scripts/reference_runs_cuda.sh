@@ -3,7 +3,9 @@
 #
 #   bash scripts/reference_runs_cuda.sh JOBS [seconds] [benchmark seconds]
 #
-# JOBS is a file with one run per line, "<name> <entry script> <flags...>" (see scripts/jobs_*.txt).
+# JOBS is a file with one run per line, "<name> <entry script> <flags...>", written from the registry:
+#   python -m Utils.registry jobs DCD FTD HTD --seeds 0 1 2 > jobs.txt
+# (scripts/jobs_*.txt are the files of past sessions; a grid point off the registry is a hand-written line).
 # Every run learns from the CPU-trained teacher of its split, found in Saved_models/ (carry it there:
 # the GPU would train a different one), and logs to logs/<dataset>/ (a reference run). One process
 # and one CPU thread per run, side by side under MPS when available (the runs are launch-bound).

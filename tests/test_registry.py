@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from Utils.registry import PLOT_RUNS, RUNS, TABLE_RUNS, paper_row
+from Utils.registry import PLOT_RUNS, RUNS, TABLE_RUNS, job_lines, main, paper_row
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -18,6 +18,21 @@ def test_each_registered_command_logs_under_its_registered_name(name, split_seed
     run = RUNS[name]
     module = importlib.import_module(run.script[:-3])
     assert module.planned_name(run.command(split_seed)[1:]) == run.log_name(split_seed)
+
+
+def test_job_lines_name_each_command_as_its_script_does(capsys):
+    lines = job_lines(["HTD", "NeuMF_RD"], [0, 1], ("--dataset", "foursquare"))
+    assert lines == ["HTD main_TD.py --variant htd --dataset foursquare",
+                     "HTD_LOO1 main_TD.py --variant htd --LOO_seed 1 --dataset foursquare",
+                     "NeuMF_RD main_RD.py --model neumf --dataset foursquare",
+                     "NeuMF_RD_LOO1 main_RD.py --model neumf --LOO_seed 1 --dataset foursquare"]
+    for line in lines:
+        name, script, *flags = line.split()
+        assert importlib.import_module(script[:-3]).planned_name(flags) == name
+    main(["jobs", "DCD", "--seeds", "2"])
+    assert capsys.readouterr().out == "DCD_LOO2 main_DCD.py --LOO_seed 2\n"
+    with pytest.raises(SystemExit):
+        main(["jobs", "NoSuchMethod"])
 
 
 def test_every_table_and_plot_run_is_registered_and_has_an_end_to_end_case():
