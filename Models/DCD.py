@@ -35,11 +35,11 @@ def correction_weights(student_scores, eps, floor):
     return torch.tanh((eps * gap).clamp_min(0)) + floor, torch.tanh((-eps * gap).clamp_min(0)) + floor
 
 
-def draw_positions(weights, k, generator, keep_order):
-    """k distinct columns per row with probability ~ weights [n, W] (Gumbel top-k), sorted ascending
-    (teacher order) when ``keep_order``. -> [n, k] int64."""
-    keys = torch.log(weights) + gumbel_like(weights, generator)
-    positions = torch.topk(keys, k, dim=1).indices
+def draw_positions(log_weights, k, generator, keep_order):
+    """k distinct columns per row with probability ~ exp(log_weights) [n, W] (Gumbel top-k), sorted
+    ascending (teacher order) when ``keep_order``, else in no particular order. -> [n, k] int64."""
+    keys = log_weights + gumbel_like(log_weights, generator)
+    positions = torch.topk(keys, k, dim=1, sorted=False).indices
     return positions.sort(dim=1).values if keep_order else positions
 
 
@@ -49,6 +49,7 @@ class CorrectionSide:
     def __init__(self, lists, eps, floor):
         self.lists, self.eps, self.floor = lists, eps, floor
         self.w_under = self.w_over = None
+        self.log_under = self.log_over = None      # their logs, what the draws use
 
     @torch.no_grad()
     def rerank(self, score_rows):
@@ -60,12 +61,13 @@ class CorrectionSide:
             under.append(w_plus)
             over.append(w_minus)
         self.w_under, self.w_over = torch.cat(under), torch.cat(over)
+        self.log_under, self.log_over = torch.log(self.w_under), torch.log(self.w_over)
 
     def draw(self, rows, p_n, generator):
         """-> (under-estimated columns in teacher order [n, p_n], over-estimated columns [n, p_n])."""
         lists = self.lists[rows]
-        under = draw_positions(self.w_under[rows], p_n, generator, keep_order=True)
-        over = draw_positions(self.w_over[rows], p_n, generator, keep_order=False)
+        under = draw_positions(self.log_under[rows], p_n, generator, keep_order=True)
+        over = draw_positions(self.log_over[rows], p_n, generator, keep_order=False)
         return torch.gather(lists, 1, under), torch.gather(lists, 1, over)
 
 

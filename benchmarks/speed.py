@@ -1,6 +1,7 @@
-"""Speed and memory of the training loop on CiteULike: seconds per epoch and peak memory per method.
+"""Speed and memory of the training loop: seconds per epoch and peak memory per method.
 
     python benchmarks/speed.py                       # all, 3 epochs each, this machine's threads
+    python benchmarks/speed.py --dataset foursquare --which student URRD RD CD
     python benchmarks/speed.py --which student DE --epochs 5 --device cuda
 
 Each method runs in its own process (so peak RSS is its own) through the real entry script, with
@@ -20,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from Utils.registry import RUNS  # noqa: E402
 
-def single(name, epochs, device, threads, split_seed=0):
+def single(name, epochs, device, threads, split_seed=0, dataset="citeULike"):
     """Run one method for ``epochs`` epochs in this process; print a JSON line of timings."""
     import importlib
     import torch
@@ -36,17 +37,17 @@ def single(name, epochs, device, threads, split_seed=0):
     no_save = ["--save", "0"] if module == "main_teacher" else []
     importlib.import_module(module).main(
         ["--max_epoch", str(epochs), "--quiet", "--device", device, "--log_path", tmp, "--run_name", "bench",
-         "--LOO_seed", str(split_seed)]
+         "--LOO_seed", str(split_seed), "--dataset", dataset]
         + no_save + extra)
     wall = time.perf_counter() - start
-    records = [json.loads(line) for line in open(os.path.join(tmp, "citeULike", "bench.jsonl"))][:-1]
+    records = [json.loads(line) for line in open(os.path.join(tmp, dataset, "bench.jsonl"))][:-1]
     train = [r["sample_s"] + r["train_s"] for r in records]
     evals = [r["eval_s"] for r in records]
     out = {"method": name, "epochs": epochs, "train_s": sum(train) / len(train), "eval_s": sum(evals) / len(evals),
            "setup_s": wall - sum(train) - sum(evals),
            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if name == "student":   # one evaluation pass over all users, averaged
-        split = load_split("data", "citeULike", split_seed)
+        split = load_split("data", dataset, split_seed)
         evaluator = Evaluator(split, load_or_sample_candidates(split, split_seed, 499, "Saved_models"),
                               torch.device(device))
         model = BPR(split.n_users, split.n_items, 20).to(device)
@@ -66,30 +67,32 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--split_seed", type=int, default=0,
-                   help="--LOO_seed of the runs (any split of CiteULike has the same size; pick one whose "
+                   help="--LOO_seed of the runs (any split of a dataset has the same size; pick one whose "
                         "teacher is in Saved_models/)")
+    p.add_argument("--dataset", default="citeULike", help="the --dataset of the runs")
     p.add_argument("--single", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     os.chdir(ROOT)
     if a.single:
-        return single(a.single, a.epochs, a.device, a.threads, a.split_seed)
+        return single(a.single, a.epochs, a.device, a.threads, a.split_seed, a.dataset)
     rows = []
     for name in a.which:
         out = subprocess.run([sys.executable, __file__, "--single", name, "--epochs", str(a.epochs), "--device",
-                              a.device, "--threads", str(a.threads), "--split_seed", str(a.split_seed)],
+                              a.device, "--threads", str(a.threads), "--split_seed", str(a.split_seed),
+                              "--dataset", a.dataset],
                              capture_output=True, text=True)
         if out.returncode:
             print(out.stderr, file=sys.stderr)
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"| method ({a.device}, {a.epochs} epochs) | train s/epoch | eval s/epoch | epoch total s | set-up s | peak MB |")
+    print(f"| method ({a.dataset}, {a.device}, {a.epochs} epochs) | train s/epoch | eval s/epoch | epoch total s | set-up s | peak MB |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['method']} | {r['train_s']:.2f} | {r['eval_s']:.3f} | {r['train_s'] + r['eval_s']:.2f} | "
               f"{r['setup_s']:.1f} | {r['peak_mb']:.0f} |")
     for r in rows:
         if "eval_pass_s" in r:
-            print(f"\none evaluation pass (valid + test, 5,219 users, 500 candidates, dim 20): {r['eval_pass_s']:.3f} s")
+            print(f"\none evaluation pass (valid + test, every user, 500 candidates, dim 20): {r['eval_pass_s']:.3f} s")
 
 
 if __name__ == "__main__":

@@ -25,13 +25,13 @@ def test_a_student_agreeing_with_the_teacher_leaves_only_the_floor():
     scores = torch.arange(10, 0, -1, dtype=torch.float32).repeat(3, 1)       # same order as the teacher
     w_plus, w_minus = correction_weights(scores, eps=0.1, floor=1e-3)
     assert torch.allclose(w_plus, torch.full_like(w_plus, 1e-3)) and torch.allclose(w_minus, w_plus)
-    positions = draw_positions(w_plus, 4, torch.Generator().manual_seed(0), keep_order=True)
+    positions = draw_positions(torch.log(w_plus), 4, torch.Generator().manual_seed(0), keep_order=True)
     assert positions.shape == (3, 4) and (positions[:, 1:] > positions[:, :-1]).all()   # floor: still drawable
 
 
 def test_draws_follow_the_weights_and_come_back_in_teacher_order():
     weights = torch.tensor([[4.0, 1.0, 1.0, 2.0]]).repeat(100_000, 1)
-    draws = draw_positions(weights, 1, torch.Generator().manual_seed(1), keep_order=True)
+    draws = draw_positions(torch.log(weights), 1, torch.Generator().manual_seed(1), keep_order=True)
     freq = torch.bincount(draws.reshape(-1), minlength=4).double() / 100_000
     assert torch.allclose(freq, torch.tensor([0.5, 0.125, 0.125, 0.25], dtype=torch.float64), atol=5e-3)
     lists = torch.tensor([[10, 11, 12, 13, 14, 15]])
