@@ -18,7 +18,6 @@ import torch
 
 from Models.method import Method
 from Models.RRD import relaxed_ranking_loss
-from Utils.tensors.sampling import gumbel_like
 
 RERANK_CHUNK = 1024      # rows of the lists re-scored at a time
 
@@ -35,10 +34,16 @@ def correction_weights(student_scores, eps, floor):
     return torch.tanh((eps * gap).clamp_min(0)) + floor, torch.tanh((-eps * gap).clamp_min(0)) + floor
 
 
-def draw_positions(log_weights, k, generator, keep_order):
-    """k distinct columns per row with probability ~ exp(log_weights) [n, W] (Gumbel top-k), sorted
-    ascending (teacher order) when ``keep_order``, else in no particular order. -> [n, k] int64."""
-    keys = log_weights + gumbel_like(log_weights, generator)
+def draw_positions(weights, k, generator, keep_order):
+    """k distinct columns per row, drawn one after another without replacement with probability ~
+    weights [n, W] (positive), sorted ascending (teacher order) when ``keep_order``, else in no
+    particular order. -> [n, k] int64.
+
+    The k largest keys log(U) / w, U ~ Uniform(0, 1) (Efraimidis & Spirakis): the same distribution as
+    Gumbel top-k on log w (log(U) / w = -E / w with E ~ Exp(1), ordered as log w - log E), one log
+    instead of three."""
+    u = torch.rand(weights.shape, generator=generator, device=weights.device, dtype=weights.dtype)
+    keys = u.log_().div_(weights)
     positions = torch.topk(keys, k, dim=1, sorted=False).indices
     return positions.sort(dim=1).values if keep_order else positions
 
@@ -49,7 +54,6 @@ class CorrectionSide:
     def __init__(self, lists, eps, floor):
         self.lists, self.eps, self.floor = lists, eps, floor
         self.w_under = self.w_over = None
-        self.log_under = self.log_over = None      # their logs, what the draws use
 
     @torch.no_grad()
     def rerank(self, score_rows):
@@ -61,13 +65,12 @@ class CorrectionSide:
             under.append(w_plus)
             over.append(w_minus)
         self.w_under, self.w_over = torch.cat(under), torch.cat(over)
-        self.log_under, self.log_over = torch.log(self.w_under), torch.log(self.w_over)
 
     def draw(self, rows, p_n, generator):
         """-> (under-estimated columns in teacher order [n, p_n], over-estimated columns [n, p_n])."""
         lists = self.lists[rows]
-        under = draw_positions(self.log_under[rows], p_n, generator, keep_order=True)
-        over = draw_positions(self.log_over[rows], p_n, generator, keep_order=False)
+        under = draw_positions(self.w_under[rows], p_n, generator, keep_order=True)
+        over = draw_positions(self.w_over[rows], p_n, generator, keep_order=False)
         return torch.gather(lists, 1, under), torch.gather(lists, 1, over)
 
 

@@ -25,13 +25,13 @@ def test_a_student_agreeing_with_the_teacher_leaves_only_the_floor():
     scores = torch.arange(10, 0, -1, dtype=torch.float32).repeat(3, 1)       # same order as the teacher
     w_plus, w_minus = correction_weights(scores, eps=0.1, floor=1e-3)
     assert torch.allclose(w_plus, torch.full_like(w_plus, 1e-3)) and torch.allclose(w_minus, w_plus)
-    positions = draw_positions(torch.log(w_plus), 4, torch.Generator().manual_seed(0), keep_order=True)
+    positions = draw_positions(w_plus, 4, torch.Generator().manual_seed(0), keep_order=True)
     assert positions.shape == (3, 4) and (positions[:, 1:] > positions[:, :-1]).all()   # floor: still drawable
 
 
 def test_draws_follow_the_weights_and_come_back_in_teacher_order():
     weights = torch.tensor([[4.0, 1.0, 1.0, 2.0]]).repeat(100_000, 1)
-    draws = draw_positions(torch.log(weights), 1, torch.Generator().manual_seed(1), keep_order=True)
+    draws = draw_positions(weights, 1, torch.Generator().manual_seed(1), keep_order=True)
     freq = torch.bincount(draws.reshape(-1), minlength=4).double() / 100_000
     assert torch.allclose(freq, torch.tensor([0.5, 0.125, 0.125, 0.25], dtype=torch.float64), atol=5e-3)
     lists = torch.tensor([[10, 11, 12, 13, 14, 15]])
@@ -41,3 +41,18 @@ def test_draws_follow_the_weights_and_come_back_in_teacher_order():
     assert under.tolist() == [[10, 11, 12]]                # ranked lower by the student, in teacher order
     assert sorted(over.tolist()[0]) == [13, 14, 15]        # ranked higher by the student
     assert np.isclose(side.w_under[0, 0].item(), math.tanh(5.0) + 1e-3)
+
+
+def test_two_draws_follow_successive_sampling_without_replacement():
+    """P({a, b}) = w_a / S * w_b / (S - w_a) + w_b / S * w_a / (S - w_b), S the sum of the weights."""
+    w = [4.0, 1.0, 1.0, 2.0]
+    n = 200_000
+    draws = draw_positions(torch.tensor([w]).repeat(n, 1), 2, torch.Generator().manual_seed(3), keep_order=True)
+    assert (draws[:, 0] < draws[:, 1]).all()                       # distinct, in teacher order
+    pair_ids = draws[:, 0] * 4 + draws[:, 1]
+    freq = torch.bincount(pair_ids, minlength=16).double() / n
+    total = sum(w)
+    for a in range(4):
+        for b in range(a + 1, 4):
+            expected = w[a] / total * w[b] / (total - w[a]) + w[b] / total * w[a] / (total - w[b])
+            assert freq[a * 4 + b].item() == pytest.approx(expected, abs=4e-3)
