@@ -147,6 +147,7 @@ def test_teacher_path_naming_a_file_without_pt_is_read_as_a_checkpoint(planted, 
     result = main_DE.main(common + TEACHER + ["--max_epoch", "1",
                                     "--teacher_path", str(renamed)])
     assert result.final["epochs_run"] == 1
+    assert 50 < result.final["peak_rss_mb"] < 64 * 1024          # a torch process, in MiB (not KiB or bytes)
 
 
 @pytest.mark.parametrize("flag", ["--log_path", "--save_path"])

@@ -5,6 +5,7 @@ triples, take Adam steps on batches of ``batch_size``, evaluate, select per N, e
 """
 import copy
 import math
+import resource
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,11 @@ from Utils.errors import RunDiverged
 from Utils.tensors.row_gradients import RowGradients, guard_against_direct_use
 from Utils.tensors.sampling import PairSet, sample_negatives, torch_draw
 from Utils.training.selection import PerCutoffSelection
+
+
+def peak_rss_mb():
+    """The process's peak resident memory so far, in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @dataclass
@@ -131,6 +137,7 @@ def train(student, method, split, evaluator, cfg, logger, generator):
              "best_epoch": {str(k): v for k, v in selection.best_epoch.items()},
              "epochs_run": len(times), "stopped": "early_stop" if selection.should_stop else "max_epoch",
              "mean_epoch_s": float(np.mean(times)) if times else 0.0,
-             "total_s": float(np.sum(times))}
+             "total_s": float(np.sum(times)),
+             "peak_rss_mb": peak_rss_mb()}
     final.update(selection.selected())
     return TrainResult(best_state, final, best_ranks or {})
