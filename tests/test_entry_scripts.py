@@ -64,6 +64,7 @@ CASES = {
     "FTD": (main_TD, []),
     "HTD": (main_TD, ["--variant", "htd", "--max_epoch", "25"]),
     "DCD": (main_DCD, ["--DCD_list_len", "8", "--DCD_p_n", "3"]),
+    "DE_DCD": (main_DCD, ["--DCD_list_len", "8", "--DCD_p_n", "3", "--with_DE", "--max_epoch", "25"]),
 }
 
 
@@ -71,7 +72,7 @@ def test_teacher_ranks_withheld_items_first(planted):
     assert share_ranked_first(planted[2]) == 1.0
 
 
-DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD", "DCD"}
+DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD", "DCD", "DE_DCD"}
 NEUMF = {"DE": ["--lmbda_DE", "1e-4", "--max_epoch", "40"],
          "DERRD": ["--lmbda_DE", "1e-4", "--URRD_lmbda", "0.1", "--max_epoch", "40"],
          "URRD": ["--URRD_lmbda", "0.1"]}         # the paper's NeuMF weights

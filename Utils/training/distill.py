@@ -105,6 +105,21 @@ def add_dcd_flags(parser):
     g.add_argument("--DCD_list_len", type=int, default=500, help="length of the teacher's lists (both sides)")
 
 
+def add_with_de_flag(parser):
+    """--with_DE: add DE's term (its flags: --lmbda_DE, --num_expert, ...) to the method, as DE-RRD adds
+    it to RRD."""
+    parser.add_argument("--with_DE", action="store_true",
+                        help="add Distillation Experts (lambda_DE L_DE, its flags) to this method's loss")
+
+
+def maybe_with_de(build):
+    """A builder that returns ``build``'s method, plus DE when --with_DE is given."""
+    def build_maybe_with_de(ctx, teacher, teacher_path):
+        method = build(ctx, teacher, teacher_path)
+        return Combined([build_de(ctx, teacher, teacher_path), method]) if ctx.args.with_DE else method
+    return build_maybe_with_de
+
+
 def build_dcd(ctx, teacher, teacher_path):
     a = ctx.args
     positive_flags(a, ("DCD_p_n", "DCD_refresh", "DCD_list_len"), ("DCD_eps", "DCD_floor"))
