@@ -8,7 +8,7 @@ import pytest
 
 from Utils.training.logger import RunLogger
 from Utils.reporting.logs import read_jsonl_log
-from Utils.reporting.results import collect, csv_table, main, markdown_table, summarize
+from Utils.reporting.results import collect, csv_table, gains_table, main, markdown_table, paired_gains, summarize
 
 KEYS9 = ["H@5", "N@5", "M@5", "H@10", "N@10", "M@10", "H@20", "N@20", "M@20"]
 
@@ -40,6 +40,20 @@ def test_mean_and_std_over_split_seeds(tmp_path):
     assert "| DE | 3 (0, 1, 2) | 0.5000 ± 0.1000 |" in table
     assert "*0.4817*" in table                                       # the paper's DE row beside ours
     assert csv_table(summary).splitlines()[1].startswith("DE,3,0 1 2,0.500000")
+
+
+def test_gains_are_paired_by_split_over_the_seeds_both_runs_have(tmp_path):
+    for seed, (student, de) in enumerate([(0.40, 0.45), (0.50, 0.52), (0.30, None)]):
+        suffix = f"_LOO{seed}" if seed else ""
+        write_log(tmp_path, "student" + suffix, student, LOO_seed=seed)
+        if de is not None:
+            write_log(tmp_path, "DE" + suffix, de, LOO_seed=seed)
+    gains = paired_gains(collect(str(tmp_path), ["student", "DE"], [0, 1, 2]), "student")
+    n, mean, std, wins = gains["DE"]
+    assert n == 2 and wins == 2 and "student" not in gains
+    assert mean["H@5"] == pytest.approx(0.035) and std["H@5"] == pytest.approx(0.015 * 2 ** 0.5)
+    assert mean["N@5"] == pytest.approx(0.0)                 # the same N@5 on both: no gain
+    assert "| DE | 2 | +0.0350 ± 0.0212 |" in gains_table(gains, "student")
 
 
 def test_command_writes_both_tables(tmp_path, capsys):

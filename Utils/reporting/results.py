@@ -3,7 +3,8 @@
     python -m Utils.reporting.results --methods teacher student DE URRD DERRD --seeds 0 1 2          # tables
     python -m Utils.reporting.results --methods teacher student URRD --seeds 1 2 --run               # run missing, then tables
 
-Writes ``<log_dir>/results_seeds.md`` (markdown for the README) and ``results_seeds.csv``.
+Writes ``<log_dir>/results_seeds.md`` (markdown for the README: the mean ± std table, then each method's
+gain over the student paired by split) and ``results_seeds.csv``.
 """
 import argparse
 import csv
@@ -66,6 +67,30 @@ def summarize(found, keys=KEYS):
     return out
 
 
+def paired_gains(found, baseline, keys=KEYS):
+    """{method: (n, mean gain {k}, std {k}, wins at keys[0])}: per split seed, the method's test metric
+    minus the baseline's on the same split (same candidates, same teacher), over the seeds both have."""
+    out = {}
+    for method, by_seed in found.items():
+        seeds = sorted(set(by_seed) & set(found.get(baseline, {})))
+        if method == baseline or not seeds:
+            continue
+        gains = np.array([[by_seed[s][k] - found[baseline][s][k] for k in keys] for s in seeds])
+        std = gains.std(axis=0, ddof=1) if len(seeds) > 1 else np.zeros(len(keys))
+        out[method] = (len(seeds), dict(zip(keys, gains.mean(0))), dict(zip(keys, std)),
+                       int((gains[:, 0] > 0).sum()))
+    return out
+
+
+def gains_table(gains, baseline, keys=KEYS):
+    lines = [f"| gain over the {baseline} (paired by split) | splits | " + " | ".join(keys)
+             + f" | splits above the {baseline} ({keys[0]}) |", "|" + "---|" * (len(keys) + 3)]
+    for method, (n, mean, std, wins) in gains.items():
+        cells = [f"{mean[k]:+.4f} ± {std[k]:.4f}" if n > 1 else f"{mean[k]:+.4f}" for k in keys]
+        lines.append(f"| {method} | {n} | " + " | ".join(cells) + f" | {wins} of {n} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown_table(summary, keys=KEYS, with_paper=True):
     head = "| method | runs (split seeds) | " + " | ".join(keys) + " |"
     lines = [head, "|" + "---|" * (len(keys) + 2)]
@@ -107,6 +132,8 @@ def main(argv=None):
     p.add_argument("--log_dir", default="logs/citeULike")
     p.add_argument("--methods", nargs="+", default=list(TABLE_RUNS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--baseline", default="student",
+                   help="the gains table: each method minus this run on the same split (when it is listed)")
     p.add_argument("--run", action="store_true", help="first train the runs whose logs are missing")
     p.add_argument("--out", default=None, help="file stem of the tables (default <log_dir>/results_seeds)")
     args, extra = p.parse_known_args(argv)
@@ -116,10 +143,14 @@ def main(argv=None):
     if not found:
         raise InputError(f"no finished logs for {args.methods} in {args.log_dir}")
     summary = summarize(found)
+    text = markdown_table(summary)
+    gains = paired_gains(found, args.baseline) if args.baseline in found else {}
+    if gains:
+        text += "\n" + gains_table(gains, args.baseline)
     stem = args.out or os.path.join(args.log_dir, "results_seeds")
-    write_text_atomic(stem + ".md", markdown_table(summary))
+    write_text_atomic(stem + ".md", text)
     write_text_atomic(stem + ".csv", csv_table(summary))
-    print(markdown_table(summary))
+    print(text)
 
 
 if __name__ == "__main__":
