@@ -51,6 +51,12 @@ def test_candidates_are_pinned_distinct_and_unobserved(citeulike, tmp_path):
     assert not any((u, int(i)) in observed for u in range(0, 5219, 7) for i in cands[u])
 
 
+def test_candidates_are_the_same_in_chunks_of_users_as_at_once(citeulike):
+    at_once = sample_candidates(citeulike, 0, 499, chunk_users=None)
+    assert checksum(at_once) == CITEULIKE_SEED0_CANDIDATES_SHA256
+    assert np.array_equal(sample_candidates(citeulike, 0, 499, chunk_users=1000), at_once)
+
+
 def test_tampered_candidate_cache_is_refused(citeulike, tmp_path):
     load_or_sample_candidates(citeulike, 0, 499, str(tmp_path))
     (path,) = list((tmp_path / "citeULike").glob("candidates_*"))

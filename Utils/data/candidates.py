@@ -17,6 +17,7 @@ from Utils.errors import InputError
 from Utils.tensors.sampling import PairSet, sample_distinct_excluding
 
 CANDIDATE_SEED_OFFSET = 1_000_003   # keeps candidate draws independent of the split's own draws
+CHUNK_USERS = 4096                  # users sampled at a time (same draws as at once; bounded memory)
 
 
 def pcg64_draw(seed):
@@ -41,8 +42,9 @@ def observed_pairs(split):
     return PairSet(torch.cat(users), torch.cat(items), split.n_items)
 
 
-def sample_candidates(split, loo_seed, num_candidates=499):
-    """[n_users, num_candidates] int64: items the user never interacted with, without replacement."""
+def sample_candidates(split, loo_seed, num_candidates=499, chunk_users=CHUNK_USERS):
+    """[n_users, num_candidates] int64: items the user never interacted with, without replacement;
+    the same for any ``chunk_users`` (None: all users at once)."""
     observed = observed_pairs(split)
     counts = np.bincount(split.train_users, minlength=split.n_users) + \
         (split.valid_item >= 0) + (split.test_item >= 0)
@@ -52,7 +54,7 @@ def sample_candidates(split, loo_seed, num_candidates=499):
                          f"sample {num_candidates} evaluation candidates from (--num_candidates)")
     users = torch.arange(split.n_users)
     return sample_distinct_excluding(users, num_candidates, split.n_items, observed,
-                                     pcg64_draw(CANDIDATE_SEED_OFFSET + loo_seed)).numpy()
+                                     pcg64_draw(CANDIDATE_SEED_OFFSET + loo_seed), chunk_rows=chunk_users).numpy()
 
 
 def checksum(candidates):

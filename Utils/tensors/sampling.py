@@ -68,16 +68,27 @@ def _first_k_distinct_valid(rows, draws, k, n_cols, excluded):
     return picked, valid.sum(1) >= k
 
 
-def sample_distinct_excluding(rows, k, n_cols, excluded, draw, oversample=1.5):
+def sample_distinct_excluding(rows, k, n_cols, excluded, draw, oversample=1.5, chunk_rows=None):
     """k distinct columns per row, uniform without replacement among columns not in ``excluded``.
 
     rows: [R] int64 -> [R, k] int64. Rows that lack k valid draws are redrawn (twice as many each time);
     the result is a deterministic function of the draw sequence. The caller guarantees that every row
-    has at least k allowed columns.
+    has at least k allowed columns. ``chunk_rows``: the first round, which holds nearly all the work,
+    goes this many rows at a time (its working memory about 100 bytes per draw); a ``draw`` that is one
+    sequential stream (as ``pcg64_draw``) gives the same draws in chunks as at once, so the same result.
     """
     result = torch.empty((len(rows), k), dtype=torch.int64, device=rows.device)
-    pending = torch.arange(len(rows), device=rows.device)
     width = max(int(k * oversample) + 8, 16)
+    step = chunk_rows or max(len(rows), 1)
+    incomplete = []
+    for start in range(0, len(rows), step):                   # chunks of rows, not a loop over rows
+        chunk = torch.arange(start, min(start + step, len(rows)), device=rows.device)
+        picked, complete = _first_k_distinct_valid(rows[chunk], draw((len(chunk), width), n_cols), k, n_cols,
+                                                   excluded)
+        result[chunk[complete]] = picked[complete]
+        incomplete.append(chunk[~complete])
+    pending = torch.cat(incomplete) if incomplete else torch.arange(0, device=rows.device)
+    width *= 2
     while len(pending):
         draws = draw((len(pending), width), n_cols)
         picked, complete = _first_k_distinct_valid(rows[pending], draws, k, n_cols, excluded)
