@@ -123,3 +123,61 @@ def test_unknown_or_empty_datasets(tmp_path):
 def test_candidates_need_enough_items(citeulike):
     with pytest.raises(InputError, match="--num_candidates"):
         sample_candidates(citeulike, 0, num_candidates=25181)
+
+
+def slow_users_dat(text):
+    """Line by line: the obviously correct reading of users.dat."""
+    users, items = [], []
+    for index, line in enumerate(text.split("\n")):
+        fields = [int(x) for x in line.split()]
+        if fields:
+            assert fields[0] == len(fields) - 1
+            users += [index] * fields[0]
+            items += fields[1:]
+    return users, items
+
+
+def test_users_dat_byte_parser_matches_a_line_by_line_reading(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = []
+    for _ in range(300):
+        row = rng.integers(0, 10 ** rng.integers(1, 10), size=rng.integers(0, 12))
+        sep = " " if rng.random() < 0.7 else " \t "
+        lines.append("" if rng.random() < 0.1 else sep.join(map(str, [len(row), *row])) + (" " if rng.random() < 0.2 else ""))
+    text = "\n".join(lines) + ("\n" if rng.random() < 0.5 else "")
+    (tmp_path / "users.dat").write_text(text)
+    raw = read_users_dat(str(tmp_path / "users.dat"))
+    users, items = slow_users_dat(text)
+    assert raw.users.tolist() == users and raw.items.tolist() == items
+    assert raw.users.dtype == np.int64 and raw.items.dtype == np.int64
+
+
+def test_numeric_files_are_read_as_numbers_in_the_same_first_appearance_order(tmp_path):
+    rows = [(7, 30), (7, 10), (3, 30), (7, 20), (3, 10)]
+    (tmp_path / "n.tsv").write_text("".join(f"{u}\t{i}\t{u + i}\n" for u, i in rows))
+    (tmp_path / "s.tsv").write_text("".join(f"u{u}\ti{i}\t{u + i}\n" for u, i in rows))
+    numeric, strings = read_raw(str(tmp_path / "n.tsv")), read_raw(str(tmp_path / "s.tsv"))
+    assert numeric.users.dtype == np.int64 and numeric.users.tolist() == [7, 7, 3, 7, 3]
+    assert numeric.ratings.tolist() == strings.ratings.tolist() == [37, 17, 33, 27, 13]
+    a, b = (prepare_interactions(r, min_user_inter=1) for r in (numeric, strings))
+    assert a.users.tolist() == b.users.tolist() and a.items.tolist() == b.items.tolist()
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("interactions.tsv", "a\tb\n\n\nc\td\te\n", r"interactions.tsv, line 4: 3 fields where the file's first line has 2"),
+    ("interactions.tsv", "a\tb\t1\n\nc\td\tx\n", r"interactions.tsv, line 3: rating 'x' is not a number"),
+    ("interactions.csv", "user,item\nu,i\n,j\n", r"interactions.csv, line 3: empty user or item id"),
+    ("train.tsv", "user\titem\n0\t1\n\n0\t2.5\n", r"train.tsv, line 4: expected two integer ids"),
+    ("train.tsv", "user\titem\n0\t1\n\n-1\t2\n", r"train.tsv, line 4: ids must be non-negative"),
+])
+def test_reader_errors_name_the_file_line_past_blank_lines(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content)
+    reader = read_split_file if name == "train.tsv" else read_raw
+    with pytest.raises(InputError, match=message):
+        reader(str(tmp_path / name))
+
+
+def test_split_file_line_numbers_skip_blank_lines(tmp_path):
+    (tmp_path / "train.tsv").write_text("user\titem\n0\t1\n\n  \n1\t2\n")
+    users, items, lines = read_split_file(str(tmp_path / "train.tsv"))
+    assert users.tolist() == [0, 1] and items.tolist() == [1, 2] and lines.tolist() == [2, 5]
