@@ -58,15 +58,46 @@ class TrainingData:
         self.n_items = split.n_items
 
 
+class Steps:
+    """The optimiser steps of one student and method: each batch's loss terms, one backward, Adam,
+    and the row-sparse gradient bookkeeping of the student's tables."""
+
+    def __init__(self, student, method, lr, reg):
+        self.student, self.method = student, method
+        tables = student.tables()
+        self.grads = RowGradients(tables)
+        self.guard = guard_against_direct_use(tables)
+        self.dense_params = list(student.dense_parameters()) + list(method.parameters())
+        self.optimizer = make_optimizer(tables + self.dense_params, lr, reg)
+
+    def run(self, users, pos, neg, batch_size, totals):
+        """Steps on consecutive slices of ``batch_size`` of users/pos/neg [n]; adds each term's
+        detached value into ``totals`` {name: tensor}."""
+        for start in range(0, len(users), batch_size):
+            stop = start + batch_size
+            batch = Batch(users[start:stop], pos[start:stop], neg[start:stop], self.student, self.grads)
+            terms = {self.student.loss_name: self.student.train_loss(batch), **self.method.loss(batch)}
+            differentiable = [v for v in terms.values() if v.requires_grad]
+            if differentiable:
+                for p in self.dense_params:
+                    p.grad = None
+                sum(differentiable).backward()
+            self.grads.accumulate()
+            self.optimizer.step()
+            self.grads.clear()
+            for name, value in terms.items():
+                totals[name] = totals.get(name, 0.0) + value.detach()
+
+    def close(self):
+        for handle in self.guard:
+            handle.remove()
+
+
 def train(student, method, split, evaluator, cfg, logger, generator):
     """Train ``student`` (a Models.base.BaseModel) with its own loss + ``method``'s terms; returns a TrainResult."""
     device = generator.device
     data = TrainingData(split, device, cfg.num_ns)
-    tables = student.tables()
-    grads = RowGradients(tables)
-    guard = guard_against_direct_use(tables)
-    dense_params = list(student.dense_parameters()) + list(method.parameters())
-    optimizer = make_optimizer(tables + dense_params, cfg.lr, cfg.reg)
+    steps = Steps(student, method, cfg.lr, cfg.reg)
     draw = torch_draw(generator)
     selection = PerCutoffSelection(cfg.early_stop)
     best_state, best_ranks, times = None, None, []
@@ -81,21 +112,7 @@ def train(student, method, split, evaluator, cfg, logger, generator):
         synchronize(device)
         t1 = time.perf_counter()
         totals = {}
-        users, pos, neg = data.users[order], data.pos[order], negatives[order]   # batches are slices
-        for start in range(0, n, cfg.batch_size):
-            stop = start + cfg.batch_size
-            batch = Batch(users[start:stop], pos[start:stop], neg[start:stop], student, grads)
-            terms = {student.loss_name: student.train_loss(batch), **method.loss(batch)}
-            differentiable = [v for v in terms.values() if v.requires_grad]
-            if differentiable:
-                for p in dense_params:
-                    p.grad = None
-                sum(differentiable).backward()
-            grads.accumulate()
-            optimizer.step()
-            grads.clear()
-            for name, value in terms.items():
-                totals[name] = totals.get(name, 0.0) + value.detach()
+        steps.run(data.users[order], data.pos[order], negatives[order], cfg.batch_size, totals)   # batches are slices
         n_batches = -(-n // cfg.batch_size)
         losses = {name: float(value) / n_batches for name, value in totals.items()}
         if not all(math.isfinite(v) for v in losses.values()):
@@ -129,8 +146,7 @@ def train(student, method, split, evaluator, cfg, logger, generator):
                            valid_H5=f"{record.get('valid', {}).get('H@5', float('nan')):.4f}")
         if epoch >= cfg.es_epoch and selection.should_stop:
             break
-    for handle in guard:
-        handle.remove()
+    steps.close()
     if best_state is None:   # never evaluated (es_epoch beyond max_epoch): keep the last state
         best_state = copy.deepcopy(student.state_dict())
     final = {"checkpoint_epoch": selection.last_improved_epoch,
