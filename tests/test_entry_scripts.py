@@ -30,14 +30,17 @@ def planted(tmp_path_factory):
     write_planted(root)
     common = planted_flags(root)
     teacher = main_teacher.main(common + ["--dim", "16"])
-    for model in ("neumf", "lightgcn"):
+    for model in ("neumf", "lightgcn", "cml"):
         main_teacher.main(common + ["--dim", "16", "--model", model])
     return root, common, teacher
 
 
 def teacher_file(root, model="BPR"):
     folder = os.path.join(root, "saved", "planted")
-    return os.path.join(folder, [f for f in os.listdir(folder) if f.startswith(f"{model}_dim16_") and f.endswith(".pt")][0])
+    checkpoints = [f for f in os.listdir(folder)      # not the ranking lists cached beside it (<stem>.user_top10.pt)
+                   if f.startswith(f"{model}_dim16_") and f.endswith(".pt") and "_top" not in f]
+    assert len(checkpoints) == 1, checkpoints
+    return os.path.join(folder, checkpoints[0])
 
 
 def with_teacher(root, args, model="BPR"):
@@ -112,6 +115,16 @@ def test_lightgcn_ranks_withheld_items_first_alone_and_distilled(planted, case):
     assert result.final["test"]["H@5"] >= 0.95
 
 
+@pytest.mark.parametrize("case", ["student", "DE", "URRD", "RD"])
+def test_cml_ranks_withheld_items_first_alone_and_distilled(planted, case):
+    root, common, _ = planted
+    module, extra = CASES[case]
+    extra = extra + ["--model", "cml"]
+    result = module.main(common + (extra if module is main_teacher else with_teacher(root, extra, "CML")))
+    assert share_ranked_first(result) >= 0.95
+    assert result.final["test"]["H@5"] >= 0.95
+
+
 def test_a_neumf_teacher_for_a_bpr_student_is_refused_naming_both(planted):
     root, common, _ = planted
     with pytest.raises(InputError, match="model: checkpoint 'NeuMF' vs run 'BPR'"):
@@ -122,8 +135,8 @@ def test_dot_product_paths_refuse_neumf_and_unknown_models_are_refused(planted):
     root, common, _ = planted
     with pytest.raises(InputError, match="need a dot-product base model"):
         main_URRD.main(with_teacher(root, common + RRD + ["--sampling", "none", "--model", "neumf"], "NeuMF"))
-    out = run_script("main_teacher.py", "--model", "cml")
-    assert out.returncode == 2 and "invalid choice: 'cml'" in out.stderr
+    out = run_script("main_teacher.py", "--model", "mf2")
+    assert out.returncode == 2 and "invalid choice: 'mf2'" in out.stderr
 
 
 def test_logs_have_the_promised_shape(planted):

@@ -1,4 +1,4 @@
-"""Base models against direct formulas: NeuMF's score, loss and representations; every model's
+"""Base models against direct formulas: NeuMF's and CML's score, loss and representations; every model's
 score_all, score and score_candidates agree."""
 import math
 
@@ -113,3 +113,28 @@ def test_lightgcn_loss_is_bpr_on_propagated_embeddings_plus_layer0_l2():
         x = (fu[users] * (fi[pos] - fi[neg])).sum(1)
         l2 = m.user_emb[users].pow(2).sum() + m.item_emb[pos].pow(2).sum() + m.item_emb[neg].pow(2).sum()
     assert loss.item() == pytest.approx((-torch.nn.functional.logsigmoid(x).sum() + 0.25 * l2).item(), rel=1e-5)
+
+
+def test_cml_score_is_minus_the_squared_distance_inside_the_unit_ball():
+    from Models.CML import CML, MARGIN
+    torch.manual_seed(0)
+    m = CML(5, 9, 4)
+    with torch.no_grad():
+        m.user_emb.normal_(0, 1.0)           # some rows outside the unit ball, some inside
+        m.item_emb.normal_(0, 0.3)
+
+    def point(x):
+        norm = float(x.norm())
+        return x / norm if norm > 1 else x
+    users, items = torch.tensor([0, 3]), torch.tensor([[1, 8, 2], [0, 5, 5]])
+    got = m.score(users, items)
+    for b in range(2):
+        for c in range(3):
+            expected = -float(((point(m.user_emb[users[b]]) - point(m.item_emb[items[b, c]])) ** 2).sum())
+            assert got[b, c].item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    every = m.score_all(users)
+    assert torch.allclose(every.gather(1, items), got, atol=1e-5)
+    batch = Batch(torch.tensor([0, 3]), torch.tensor([1, 0]), torch.tensor([8, 5]), m, RowGradients(m.tables()))
+    s_pos, s_neg = got[:, 0], got[:, 1]
+    expected_loss = sum(max(0.0, MARGIN - float(p) + float(n)) for p, n in zip(s_pos, s_neg))
+    assert m.train_loss(batch).item() == pytest.approx(expected_loss, rel=1e-5)

@@ -8,6 +8,7 @@ import math
 
 import torch
 
+from Models.zoo import BASE_MODELS
 from Utils.errors import InputError
 
 # Training settings of a base model; recorded in checkpoint keys (a model's key says how it was trained).
@@ -39,9 +40,9 @@ def common_parser(description, dim=True):
                    help="sampled: the paper's 499 negatives; full: all unobserved items (used for "
                         "selection too); both: sampled for selection, full reported beside")
     g = p.add_argument_group("training")
-    g.add_argument("--model", choices=["bpr", "neumf", "lightgcn"], default="bpr",
-                   help="base model of teacher and student: BPR-MF, NeuMF or LightGCN (with --reg 0: "
-                        "LightGCN's own L2 replaces the weight decay)")
+    g.add_argument("--model", choices=list(BASE_MODELS), default="bpr",
+                   help="base model of teacher and student: BPR-MF, NeuMF, LightGCN (with --reg 0: "
+                        "LightGCN's own L2 replaces the weight decay) or CML (metric learning)")
     if dim:
         g.add_argument("--dim", type=int, default=None,
                        help="embedding size (None: the model's teacher size, 200 for bpr, 250 for neumf)")

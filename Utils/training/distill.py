@@ -31,11 +31,12 @@ def defaults_of(method_class):
 
 DE_D, URRD_D, IRRRD_D, RD_D, CD_D, DCD_D, FTD_D, HTD_D = map(defaults_of, (DE, URRD, IRRRD, RD, CD, DCD, FTD, HTD))
 BEST_UNSAMPLED_K = 100  # default U_K of --sampling none: best valid H@5 of the K sweep (README)
-# Weights whose default depends on the base model: the original's for BPR-MF (and LightGCN, also
-# trained with BPR), the DE-RRD paper's best for NeuMF (its Table 5: lambda_RRD around 0.1, lambda_DE
-# around 1e-4).
-MODEL_DEFAULTS = {"lmbda_DE": {"bpr": DE_D["lmbda"], "neumf": 1e-4, "lightgcn": DE_D["lmbda"]},
-                  "URRD_lmbda": {"bpr": URRD_D["lmbda"], "neumf": 0.1, "lightgcn": URRD_D["lmbda"]}}   # LightGCN: BPR-trained, BPR's
+# Weights whose default depends on the base model: the original's for BPR-MF (and for LightGCN, also
+# trained with BPR, and CML, whose hinge loss has BPR's scale: about 0.5-0.7 per triple at the start),
+# the DE-RRD paper's best for NeuMF (its Table 5: lambda_RRD around 0.1, lambda_DE around 1e-4).
+MODEL_DEFAULTS = {"lmbda_DE": {"bpr": DE_D["lmbda"], "neumf": 1e-4, "lightgcn": DE_D["lmbda"], "cml": DE_D["lmbda"]},
+                  "URRD_lmbda": {"bpr": URRD_D["lmbda"], "neumf": 0.1, "lightgcn": URRD_D["lmbda"],
+                                 "cml": URRD_D["lmbda"]}}   # LightGCN: BPR-trained, BPR's
 
 
 def add_de_flags(parser):
