@@ -10,7 +10,8 @@ popularity); a user draws 1.6x its count (+8) and keeps its first `count` distin
 leave the total near 20 M (only users whose count nears the items' tail fall short).
 The file is header-less ``user<TAB>item``, one of the supported formats.
 
-``measure`` runs each stage in its own process (so each peak RSS is its own) on one CPU thread:
+``measure`` runs each stage in its own process (so each peak RSS is its own) on one CPU thread, and
+reports wall and CPU seconds (the process's own: comparable when the machine is shared):
 read + leave-one-out split, the 499 candidates, the top-500 user lists of a dim-200 teacher, 100
 training batches of the student, the teacher, URRD and DE (the epoch projected from them), and one
 evaluation pass (sampled, and full ranking on a user sample). Models are freshly initialised: the
@@ -161,11 +162,13 @@ def stage(name, data_path, batches, full_users):
         n = batches * 1024
         order = torch.randperm(len(data.users), generator=generator)[:n]
         negatives = sample_negatives(data.users[order], data.n_items, data.train_set, torch_draw(generator))
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds()
         steps.run(data.users[order], data.pos[order], negatives, 1024, {})
-        seconds = time.perf_counter() - start
-        out.update(per_100_batches_s=seconds / batches * 100,
-                   projected_epoch_s=seconds / batches * -(-len(data.users) // 1024))
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+        batches_per_epoch = -(-len(data.users) // 1024)
+        out.update(per_100_batches_s=seconds / batches * 100, per_100_batches_cpu_s=cpu / batches * 100,
+                   projected_epoch_s=seconds / batches * batches_per_epoch,
+                   projected_epoch_cpu_s=cpu / batches * batches_per_epoch)
         return dict(out, seconds=seconds, cpu_s=cpu_seconds() - setup_cpu, peak_mb=peak_mb(), setup_mb=setup_mb)
     return dict(out, seconds=time.perf_counter() - start, cpu_s=cpu_seconds() - setup_cpu, peak_mb=peak_mb(),
                 setup_mb=setup_mb)
@@ -188,7 +191,8 @@ def measure(data_path, stages, batches, full_users):
     for r in rows:
         projected = ""
         if "projected_epoch_s" in r:
-            projected = f"{r['per_100_batches_s']:.1f} s / 100 batches, epoch {r['projected_epoch_s'] / 60:.0f} min"
+            projected = (f"100 batches {r['per_100_batches_s']:.1f} s ({r['per_100_batches_cpu_s']:.1f} s CPU); "
+                         f"epoch {r['projected_epoch_s'] / 60:.0f} min ({r['projected_epoch_cpu_s'] / 60:.0f} min CPU)")
         elif "projected_s" in r:
             projected = f"all users {r['projected_s']:.0f} s"
         print(f"| {r['stage']} | {r['seconds']:.1f} | {r['cpu_s']:.1f} | {projected} | {r['peak_mb']:.0f} |")
