@@ -1,11 +1,13 @@
 """The base models by command-line name (``--model``), with their default sizes."""
+from Models.AutoEncoder import ItemAutoEncoder, UserAutoEncoder
 from Models.BPR import BPR
 from Models.CML import CML
 from Models.LightGCN import LightGCN
 from Models.NeuMF import NeuMF
 
-BASE_MODELS = {"bpr": BPR, "neumf": NeuMF, "lightgcn": LightGCN, "cml": CML}
-TEACHER_DIMS = {"bpr": 200, "neumf": 250, "lightgcn": 200, "cml": 200}   # students: int(teacher dim * --percent 0.1)
+BASE_MODELS = {"bpr": BPR, "neumf": NeuMF, "lightgcn": LightGCN, "cml": CML, "uae": UserAutoEncoder,
+               "iae": ItemAutoEncoder}
+TEACHER_DIMS = {"bpr": 200, "neumf": 250, "lightgcn": 200, "cml": 200, "uae": 200, "iae": 200}   # students: int(teacher dim * --percent 0.1)
 MODEL_OF_CLASS = {cls.name: flag for flag, cls in BASE_MODELS.items()}
 
 

@@ -35,7 +35,7 @@ class IndexesTheTableDirectly(Method):
     name = "bad"
 
     def loss(self, batch):
-        return {"bad": batch.student.tables()[1][batch.pos].pow(2).sum()}
+        return {"bad": batch.student.tables()[-1][:3].pow(2).sum()}
 
 
 def toy_split():

@@ -138,3 +138,41 @@ def test_cml_score_is_minus_the_squared_distance_inside_the_unit_ball():
     s_pos, s_neg = got[:, 0], got[:, 1]
     expected_loss = sum(max(0.0, MARGIN - float(p) + float(n)) for p, n in zip(s_pos, s_neg))
     assert m.train_loss(batch).item() == pytest.approx(expected_loss, rel=1e-5)
+
+
+@pytest.mark.parametrize("side", ["user", "item"])
+def test_autoencoders_encode_their_rows_and_train_on_the_multinomial_likelihood(side):
+    from Models.AutoEncoder import ItemAutoEncoder, UserAutoEncoder
+    torch.manual_seed(3)
+    split = graph_split(6, 10)
+    m = spread((UserAutoEncoder if side == "user" else ItemAutoEncoder)(6, 10, 4).attach(split))
+    with torch.no_grad():
+        m.input_bias.normal_(0, 0.3)
+        m.output_bias.normal_(0, 0.3)
+    train = list(zip(split.train_users.tolist(), split.train_items.tolist()))
+
+    def h(row):           # the encoding by hand: tanh(mean-like sum of the row's inputs + bias)
+        inputs = [i for u, i in train if u == row] if side == "user" else [u for u, i in train if i == row]
+        return torch.tanh(sum(m.input_emb[j] for j in inputs) / math.sqrt(len(inputs)) + m.input_bias)
+
+    def s(u, i):
+        if side == "user":
+            return float(h(u) @ m.output_emb[i] + m.output_bias[i])
+        return float(m.output_emb[u] @ h(i) + m.output_bias[u])
+    users, items = torch.tensor([0, 4]), torch.tensor([[1, 7, 2], [0, 9, 3]])
+    got = m.score(users, items)
+    for b in range(2):
+        for c in range(3):
+            assert got[b, c].item() == pytest.approx(s(int(users[b]), int(items[b, c])), rel=1e-5, abs=1e-6)
+    m.eval()                                                  # no input dropout: the loss is deterministic
+    u_b, i_b = torch.tensor([0, 4, 4]), torch.tensor([1, 9, 3])
+    loss = m.train_loss(Batch(u_b, i_b, torch.tensor([2, 2, 2]), m, RowGradients(m.tables())))
+    expected = 0.0
+    for u, i in zip(u_b.tolist(), i_b.tolist()):
+        if side == "user":
+            row = [s(u, j) for j in range(10)]
+            expected -= row[i] - math.log(sum(math.exp(x) for x in row))
+        else:
+            column = [s(v, i) for v in range(6)]
+            expected -= column[u] - math.log(sum(math.exp(x) for x in column))
+    assert loss.item() == pytest.approx(expected, rel=1e-5)

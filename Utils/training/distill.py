@@ -31,12 +31,17 @@ def defaults_of(method_class):
 
 DE_D, URRD_D, IRRRD_D, RD_D, CD_D, DCD_D, FTD_D, HTD_D = map(defaults_of, (DE, URRD, IRRRD, RD, CD, DCD, FTD, HTD))
 BEST_UNSAMPLED_K = 100  # default U_K of --sampling none: best valid H@5 of the K sweep (README)
-# Weights whose default depends on the base model: the original's for BPR-MF (and for LightGCN, also
-# trained with BPR, and CML, whose hinge loss has BPR's scale: about 0.5-0.7 per triple at the start),
-# the DE-RRD paper's best for NeuMF (its Table 5: lambda_RRD around 0.1, lambda_DE around 1e-4).
-MODEL_DEFAULTS = {"lmbda_DE": {"bpr": DE_D["lmbda"], "neumf": 1e-4, "lightgcn": DE_D["lmbda"], "cml": DE_D["lmbda"]},
-                  "URRD_lmbda": {"bpr": URRD_D["lmbda"], "neumf": 0.1, "lightgcn": URRD_D["lmbda"],
-                                 "cml": URRD_D["lmbda"]}}   # LightGCN: BPR-trained, BPR's
+# Weights whose default depends on the base model: the original's for BPR-MF (and for every model
+# without published weights: LightGCN, also trained with BPR; CML, whose hinge loss has BPR's scale;
+# the autoencoders), the DE-RRD paper's best for NeuMF (its Table 5: lambda_RRD around 0.1, lambda_DE
+# around 1e-4).
+MODEL_DEFAULTS = {"lmbda_DE": {"bpr": DE_D["lmbda"], "neumf": 1e-4},
+                  "URRD_lmbda": {"bpr": URRD_D["lmbda"], "neumf": 0.1}}   # any other model: BPR-MF's
+
+
+def model_default(flag, model):
+    """The default of a base-model-dependent weight (BPR-MF's for a model without its own)."""
+    return MODEL_DEFAULTS[flag].get(model, MODEL_DEFAULTS[flag]["bpr"])
 
 
 def add_de_flags(parser):
@@ -265,11 +270,11 @@ class DistillScript:
                              "of dim 0")
         if getattr(args, "U_K", 0) is None:
             args.U_K = URRD_D["K"] if args.sampling == "paper" else BEST_UNSAMPLED_K
-        for flag, by_model in MODEL_DEFAULTS.items():
+        for flag in MODEL_DEFAULTS:
             if hasattr(args, flag):
                 if args.__dict__[flag] is None:
-                    args.__dict__[flag] = by_model[args.model]
-                if as_given[flag] == by_model[args.model]:
+                    args.__dict__[flag] = model_default(flag, args.model)
+                if as_given[flag] == model_default(flag, args.model):
                     as_given[flag] = None             # the model's default: not part of the run name
         return parser, args, as_given
 
