@@ -103,24 +103,15 @@ def test_every_method_ranks_withheld_items_first_on_neumf(planted, case):
     assert result.final["test"]["H@5"] >= 0.95
 
 
+@pytest.mark.parametrize("model, class_name", [("lightgcn", "LightGCN"), ("cml", "CML")])
 @pytest.mark.parametrize("case", ["student", "DE", "URRD", "RD"])
-def test_lightgcn_ranks_withheld_items_first_alone_and_distilled(planted, case):
-    """The base model itself and a latent and two ranking methods on it (every method meets LightGCN
-    in tests/test_method_contract.py)."""
+def test_other_base_models_rank_withheld_items_first_alone_and_distilled(planted, case, model, class_name):
+    """The base model itself and a latent and two ranking methods on it (every method meets every
+    base model in tests/test_method_contract.py)."""
     root, common, _ = planted
     module, extra = CASES[case]
-    extra = extra + ["--model", "lightgcn"]
-    result = module.main(common + (extra if module is main_teacher else with_teacher(root, extra, "LightGCN")))
-    assert share_ranked_first(result) >= 0.95
-    assert result.final["test"]["H@5"] >= 0.95
-
-
-@pytest.mark.parametrize("case", ["student", "DE", "URRD", "RD"])
-def test_cml_ranks_withheld_items_first_alone_and_distilled(planted, case):
-    root, common, _ = planted
-    module, extra = CASES[case]
-    extra = extra + ["--model", "cml"]
-    result = module.main(common + (extra if module is main_teacher else with_teacher(root, extra, "CML")))
+    extra = extra + ["--model", model]
+    result = module.main(common + (extra if module is main_teacher else with_teacher(root, extra, class_name)))
     assert share_ranked_first(result) >= 0.95
     assert result.final["test"]["H@5"] >= 0.95
 
