@@ -79,8 +79,10 @@ def new_student(ctx, dim):
     return on_device(build_model(ctx.args.model, ctx.split, dim), ctx.split, ctx.device)
 
 
-def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, checkpoint_key=None):
-    """Train, log (human + JSON lines + ranks), save the checkpoint, print the comparison. -> TrainResult."""
+def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, checkpoint_key=None,
+        on_improved=None):
+    """Train, log (human + JSON lines + ranks), save the checkpoint, print the comparison; ``on_improved``
+    is called at each improving epoch (see ``train``). -> TrainResult."""
     args = ctx.args
     folder = os.path.join(args.log_path, args.dataset)
     logger = RunLogger(folder, run_name, quiet=args.quiet)
@@ -92,7 +94,7 @@ def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, c
         logger.line(ctx.split.stats())
         for text in header:
             logger.line(text)
-        result = train(student, method, ctx.split, ctx.evaluator, args, logger, ctx.generator)
+        result = train(student, method, ctx.split, ctx.evaluator, args, logger, ctx.generator, on_improved)
         result.final["config"] = config
         logger.final(result.final)
         if "test" in result.final:      # absent when no epoch was evaluated (--es_epoch >= --max_epoch)

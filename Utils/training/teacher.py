@@ -16,6 +16,7 @@ import torch
 
 from Models.method import Method
 from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model, on_device
+from Utils.training.trajectory import TrajectoryRecorder, trajectory_file
 from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
 from Utils.training.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser
 from Utils.errors import InputError
@@ -48,6 +49,11 @@ def base_model_parser(description):
     """The flags of ``main_teacher.py``."""
     parser = common_parser(description)
     parser.add_argument("--save", type=int, default=1, choices=[0, 1], help="save the best checkpoint")
+    g = parser.add_argument_group("trajectory (HetComp's teachers)")
+    g.add_argument("--trajectory", type=int, default=0,
+                   help="also keep the ranking (top --trajectory_K items per user, with scores) at this many "
+                        "points along training, beside the checkpoint (0: none); see Utils/training/trajectory.py")
+    g.add_argument("--trajectory_K", type=int, default=100, help="items per user kept at each trajectory point")
     return parser
 
 
@@ -72,16 +78,27 @@ def base_model_run_name(parser, args):
 
 
 def train_base_model(ctx, name, checkpoint_path):
-    """Train a BPR model with ``ctx.args`` (dim, lr, reg, seed, training flags): the function behind
-    ``main_teacher.py`` and behind every automatically trained teacher. -> TrainResult."""
+    """Train a base model with ``ctx.args`` (dim, lr, reg, seed, training flags): the function behind
+    ``main_teacher.py`` and behind every automatically trained teacher; with ``--trajectory N`` its
+    ranking at N points along training is kept beside the checkpoint. -> TrainResult."""
     a = ctx.args
     key = model_key(ctx, a.dim, a.lr, a.reg, a.seed, vars(a))
     kind = size_label(a.model, a.dim) if a.model == "bpr" else None       # the paper rows are BPR's
     model = new_student(ctx, a.dim)
     params = sum(p.numel() for p in model.parameters())
-    return run(ctx, model, Method(), name, kind,
-               header=[f"{model.name} dim {a.dim}: {params} parameters"],
-               checkpoint_path=checkpoint_path, checkpoint_key=key)
+    recorder = None
+    if getattr(a, "trajectory", 0):
+        if a.trajectory < 1 or a.trajectory_K < 1 or not checkpoint_path:
+            raise InputError("--trajectory N needs N >= 1, --trajectory_K >= 1 and a saved checkpoint (--save 1)")
+        recorder = TrajectoryRecorder(ctx.split, a.trajectory, a.trajectory_K, ctx.device,
+                                      os.path.dirname(checkpoint_path) or ".")
+    result = run(ctx, model, Method(), name, kind, header=[f"{model.name} dim {a.dim}: {params} parameters"],
+                 checkpoint_path=checkpoint_path, checkpoint_key=key, on_improved=recorder)
+    if recorder is not None:
+        path = trajectory_file(checkpoint_path, a.trajectory, a.trajectory_K)
+        state = recorder.save(path, key)
+        print(f"saved {path} (epochs {state['epochs']})", file=sys.stderr)
+    return result
 
 
 def add_teacher_flags(parser):

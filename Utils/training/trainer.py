@@ -93,8 +93,10 @@ class Steps:
             handle.remove()
 
 
-def train(student, method, split, evaluator, cfg, logger, generator):
-    """Train ``student`` (a Models.base.BaseModel) with its own loss + ``method``'s terms; returns a TrainResult."""
+def train(student, method, split, evaluator, cfg, logger, generator, on_improved=None):
+    """Train ``student`` (a Models.base.BaseModel) with its own loss + ``method``'s terms; returns a
+    TrainResult. ``on_improved(epoch, results, student)`` is called at each improving epoch, the student
+    in eval mode (a teacher's trajectory)."""
     device = generator.device
     data = TrainingData(split, device, cfg.num_ns)
     steps = Steps(student, method, cfg.lr, cfg.reg)
@@ -133,6 +135,10 @@ def train(student, method, split, evaluator, cfg, logger, generator):
             if improved:
                 best_state = copy.deepcopy(student.state_dict())
                 best_ranks = {k: v.cpu().numpy() for k, v in ranks.items()}
+                if on_improved is not None:
+                    student.eval()
+                    on_improved(epoch, results, student)
+                    student.train()
             record.update(results)
             record["improved"] = improved
         synchronize(device)
