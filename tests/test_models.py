@@ -115,6 +115,7 @@ def test_lightgcn_loss_is_bpr_on_propagated_embeddings_plus_layer0_l2():
     assert loss.item() == pytest.approx((-torch.nn.functional.logsigmoid(x).sum() + 0.25 * l2).item(), rel=1e-5)
 
 
+@torch.no_grad()
 def test_cml_score_is_minus_the_squared_distance_inside_the_unit_ball():
     from Models.CML import CML, MARGIN
     torch.manual_seed(0)
@@ -124,7 +125,7 @@ def test_cml_score_is_minus_the_squared_distance_inside_the_unit_ball():
         m.item_emb.normal_(0, 0.3)
 
     def point(x):
-        norm = float(x.norm())
+        norm = x.norm().item()
         return x / norm if norm > 1 else x
     users, items = torch.tensor([0, 3]), torch.tensor([[1, 8, 2], [0, 5, 5]])
     got = m.score(users, items)
