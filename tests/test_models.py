@@ -142,6 +142,7 @@ def test_cml_score_is_minus_the_squared_distance_inside_the_unit_ball():
 
 
 @pytest.mark.parametrize("side", ["user", "item"])
+@torch.no_grad()
 def test_autoencoders_encode_their_rows_and_train_on_the_multinomial_likelihood(side):
     from Models.AutoEncoder import ItemAutoEncoder, UserAutoEncoder
     torch.manual_seed(3)
