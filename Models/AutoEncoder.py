@@ -109,20 +109,27 @@ class AutoEncoder(BaseModel):
     def item_repr(self, items):
         return self.output_emb[items] if self.encoded == "user" else self.encode(items)
 
-    def score_all(self, users):
-        """users [B] -> [B, n_items]."""
+    def _every_item(self):
+        """h of every item (item-based)."""
+        return self.encode(torch.arange(self.n_items, device=self.output_emb.device))
+
+    def _score_rows(self, users, every_item):
         if self.encoded == "user":
             return self.encode(users) @ self.output_emb.T + self.output_bias
-        every_item = self.encode(torch.arange(self.n_items, device=users.device))
         return self.output_emb[users] @ every_item.T + self.output_bias[users].unsqueeze(1)
 
+    def score_all(self, users):
+        """users [B] -> [B, n_items]."""
+        return self._score_rows(users, self._every_item() if self.encoded == "item" else None)
+
     def score(self, users, items):
-        """users [B], items [B, C] -> [B, C]: from full score rows (chunks of users) when that is
-        cheaper than encoding every listed item."""
+        """users [B], items [B, C] -> [B, C]: from full score rows (chunks of users, the items encoded
+        once) when that is cheaper than encoding every listed item."""
         if self.encoded == "user" and items.shape[1] * self.dim < self.n_items:
             return self._pair_scores(self.encode, users, items)
+        every_item = self._every_item() if self.encoded == "item" else None
         step = max(1, SCORE_CHUNK_ELEMENTS // self.n_items)
-        return torch.cat([self.score_all(users[s:s + step]).gather(1, items[s:s + step])
+        return torch.cat([self._score_rows(users[s:s + step], every_item).gather(1, items[s:s + step])
                           for s in range(0, len(users), step)]) if len(users) else \
             items.new_zeros(items.shape, dtype=self.output_emb.dtype)
 

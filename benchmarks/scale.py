@@ -106,6 +106,12 @@ def stage(name, data_path, batches, full_users):
     from Utils.training.trainer import Steps, TrainingData
 
     device = torch.device("cpu")
+
+    def fresh_teacher_lists(teacher):
+        """Each user's top 500 unobserved items under ``teacher`` (the teacher_lists stage)."""
+        pointer, observed = build_csr(split.train_users, split.train_items, split.n_users, device)
+        return top_unobserved_by(teacher.score_all, split.n_users, pointer, observed, 500, device)
+
     cache = os.path.join(data_path, NAME, "split_cache.npz")     # the split of the first stage, for the others
     start = time.perf_counter()
     if name == "split":
@@ -122,9 +128,7 @@ def stage(name, data_path, batches, full_users):
     if name == "candidates":
         sample_candidates(split, 0, 499)
     elif name == "teacher_lists":
-        teacher = BPR(split.n_users, split.n_items, 200)
-        pointer, observed = build_csr(split.train_users, split.train_items, split.n_users, device)
-        top_unobserved_by(teacher.score_all, split.n_users, pointer, observed, 500, device)
+        fresh_teacher_lists(BPR(split.n_users, split.n_items, 200))
     elif name.startswith("eval"):
         users = np.random.default_rng(0).choice(split.n_users, full_users, replace=False) if name == "eval_full" else None
         if users is not None:                       # full ranking on a sample of users, projected
@@ -147,12 +151,8 @@ def stage(name, data_path, batches, full_users):
             method = Method()
         else:
             teacher = BPR(split.n_users, split.n_items, 200)
-            if name == "URRD":
-                pointer, observed = build_csr(split.train_users, split.train_items, split.n_users, device)
-                # the lists' content does not change the cost: the first 500 unobserved items of a
-                # fresh teacher's ranking, computed in the teacher_lists stage's way
-                lists = top_unobserved_by(teacher.score_all, split.n_users, pointer, observed, 500, device)
-                method = URRD(lists, split, generator)
+            if name == "URRD":      # the lists' content does not change the cost: a fresh teacher's
+                method = URRD(fresh_teacher_lists(teacher), split, generator)
             else:
                 method = DE(teacher, 20, generator)
         out["method_setup_s"] = time.perf_counter() - start

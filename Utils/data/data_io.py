@@ -23,7 +23,7 @@ import pandas as pd
 from Utils.errors import InputError
 
 RAW_FILES = ("users.dat", "{name}.inter", "interactions.tsv", "interactions.csv")
-MAX_DIGITS = 15          # users.dat ids below 10^15: exact in the float64 digit sums of the parser
+MAX_DIGITS = 15          # users.dat ids below 10^15 (int64 digit sums, far from overflow)
 
 
 @dataclass
@@ -43,6 +43,11 @@ def _read_bytes(path):
         raise InputError(f"cannot read {path}: {err.strerror}") from None
 
 
+def _whitespace(data):
+    """uint8 bytes -> bool mask of spaces, tabs, carriage returns and newlines."""
+    return (data == ord(" ")) | (data == ord("\t")) | (data == ord("\r")) | (data == ord("\n"))
+
+
 def read_users_dat(path):
     """CiteULike ``users.dat``: line u holds ``n`` then n item ids; the user id is the line number.
 
@@ -51,7 +56,7 @@ def read_users_dat(path):
     of ten (tokens grouped by length); the first token of a line is its count. Working memory: a few
     bytes per byte of the file."""
     data = _read_bytes(path)
-    space = (data == ord(" ")) | (data == ord("\t")) | (data == ord("\r")) | (data == ord("\n"))
+    space = _whitespace(data)
     newlines = np.flatnonzero(data == ord("\n"))
 
     def line_no(positions):            # 1-based line of byte positions
@@ -108,10 +113,9 @@ def _read_frame(path, delimiter, skip_lines, **options):
 
 
 def _read_fields(path, delimiter, skip_lines):
-    """The lines after the first ``skip_lines`` as a frame, with each row's 1-based line number (None
-    when every field is a number: nothing left to report by line). Numbers are read as numbers in C
-    (integers as int64, no Python object per field); any other file is read again as strings, with
-    blank lines dropped and the line numbers kept for the checks."""
+    """The lines after the first ``skip_lines`` -> (frame, each row's 1-based line number, whether every
+    field was read as a number). Numbers are read as numbers in C (integers as int64, no Python object
+    per field); any other file is read again as strings, blank lines dropped, for the checks."""
     frame = _read_frame(path, delimiter, skip_lines)
     numeric = len(frame.columns) and all(pd.api.types.is_numeric_dtype(d) for d in frame.dtypes)
     if numeric and not frame.isna().to_numpy().any():
@@ -133,7 +137,7 @@ def _nonblank_line_numbers(path, skip_lines, n_rows):
     if n_lines - skip_lines == n_rows:
         return np.arange(n_rows, dtype=np.int64) + 1 + skip_lines
     line_of_byte = np.cumsum(newline) - newline
-    content = ~(newline | (data == ord(" ")) | (data == ord("\t")) | (data == ord("\r")))
+    content = ~_whitespace(data)
     numbers = np.unique(line_of_byte[content]) + 1
     return numbers[numbers > skip_lines]
 

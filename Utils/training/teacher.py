@@ -87,7 +87,7 @@ def train_base_model(ctx, name, checkpoint_path):
     model = new_student(ctx, a.dim)
     params = sum(p.numel() for p in model.parameters())
     recorder = None
-    if getattr(a, "trajectory", 0):
+    if a.trajectory:
         if a.trajectory < 1 or a.trajectory_K < 1 or not checkpoint_path:
             raise InputError("--trajectory N needs N >= 1, --trajectory_K >= 1 and a saved checkpoint (--save 1)")
         recorder = TrajectoryRecorder(ctx.split, a.trajectory, a.trajectory_K, ctx.device,

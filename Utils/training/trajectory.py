@@ -41,9 +41,10 @@ def choose_milestones(valid, n):
     return chosen + [len(valid) - 1]
 
 
-def top_k_with_scores(model, split, k, device):
-    """Each user's k highest-scoring unobserved items and their scores -> (int32 [U, k], float32 [U, k])."""
-    pointer, observed = build_csr(split.train_users, split.train_items, split.n_users, device)
+def top_k_with_scores(model, split, k, device, csr=None):
+    """Each user's k highest-scoring unobserved items and their scores -> (int32 [U, k], float32 [U, k]).
+    csr: the split's (pointer, observed) when the caller keeps it."""
+    pointer, observed = csr or build_csr(split.train_users, split.train_items, split.n_users, device)
     items, scores = top_unobserved_by(model.score_all, split.n_users, pointer, observed, k, device, with_scores=True)
     return items.to(torch.int32).cpu(), scores.cpu()
 
@@ -61,13 +62,14 @@ class TrajectoryRecorder:
         if k >= split.n_items:
             raise InputError(f"--trajectory_K {k} must be below the number of items ({split.n_items})")
         self.split, self.n, self.k, self.device = split, n, k, device
+        self.csr = build_csr(split.train_users, split.train_items, split.n_users, device)   # once, not per snapshot
         os.makedirs(folder, exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix=".trajectory_", dir=folder)
         self.epochs, self.valid = [], []
 
     def __call__(self, epoch, results, model):
         """The trainer's hook at an improving epoch."""
-        items, scores = top_k_with_scores(model, self.split, self.k, self.device)
+        items, scores = top_k_with_scores(model, self.split, self.k, self.device, self.csr)
         torch.save({"items": items, "scores": scores}, os.path.join(self.tmp, f"{len(self.epochs)}.pt"))
         self.epochs.append(epoch)
         self.valid.append(float(results["valid"]["H@5"]))
