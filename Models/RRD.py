@@ -17,16 +17,21 @@ from Utils.tensors.csr import build_csr, gather_rows
 from Utils.tensors.pair_scores import pair_scores
 from Utils.tensors.sampling import PairSet, gumbel_like, sample_distinct_excluding, torch_draw
 
+ABSENT = -1e30      # an absent list entry's score: exp() of it is 0 even in float64, and it stays finite
 
-def relaxed_ranking_loss(interesting, log_rest):
+
+def relaxed_ranking_loss(interesting, log_rest, present=None):
     """l = - SUM_k [ a_k - log( SUM_{m>=k} exp(a_m) + exp(log_rest) ) ] per row, in log-sum-exp form.
 
     interesting [n, K] (teacher order), log_rest [n] = log of the mass added to every normaliser
-    -> [n] losses. Each row is shifted by its largest value c (so no exp exceeds 1) and the suffix
+    -> [n] losses. present [n, K] bool (optional): rows of different lengths, their entries first;
+    an absent entry adds no term and nothing to any normaliser. Each row is shifted by its largest value c (so no exp exceeds 1) and the suffix
     sums are taken in float64: log_norm_k = c + log( SUM_{m>=k} exp(a_m - c) + exp(log_rest - c) ).
     Only if a row's values span more than float64's range (~700) would a sum underflow to 0; then
     the row-wise logcumsumexp form (exact at any range, 3x slower on CPU) is used instead.
     """
+    if present is not None:
+        interesting = interesting.masked_fill(~present, ABSENT)
     c = torch.maximum(interesting.max(1).values, log_rest).detach().unsqueeze(1)     # [n, 1]
     suffix = torch.exp((interesting - c).double()).flip(1).cumsum(1).flip(1)
     total = suffix + torch.exp((log_rest.unsqueeze(1) - c).double())
@@ -34,7 +39,8 @@ def relaxed_ranking_loss(interesting, log_rest):
         log_norm = (torch.log(total) + c.double()).to(interesting.dtype)
     else:
         log_norm = torch.logaddexp(torch.logcumsumexp(interesting.flip(1), dim=1).flip(1), log_rest.unsqueeze(1))
-    return -(interesting - log_norm).sum(1)
+    terms = interesting - log_norm
+    return -(terms if present is None else terms * present).sum(1)
 
 
 def sampled_rrd_loss(interesting, uninteresting):
@@ -114,19 +120,20 @@ class URRD(Method):
         listed = self.lists[users, :self.K]
         items = batch.item_table()
         a = pair_scores(user_rows, items, listed)
-        rows, cols = self._excluded_pairs(users, listed)
+        rows, cols = excluded_pairs(self.train_ptr, self.train_items, users, listed)
         log_rest = MaskedLogSumExp.apply(user_rows, items, rows, cols)
         return {"URRD": self.lmbda * relaxed_ranking_loss(a, log_rest).sum()}
 
-    def _excluded_pairs(self, users, listed):
-        """(row in batch, item) pairs left out of rest(u): the user's train items and its K listed items,
-        sorted by row."""
-        owner, train_items = gather_rows(self.train_ptr, self.train_items, users)
-        rows = torch.arange(len(users), device=users.device)
-        all_rows = torch.cat([owner, rows.repeat_interleave(listed.shape[1])])
-        all_cols = torch.cat([train_items, listed.reshape(-1)])
-        order = torch.argsort(all_rows, stable=True)
-        return all_rows[order], all_cols[order]
+
+def excluded_pairs(train_ptr, train_items, users, listed):
+    """The (row in batch, item) pairs left out of rest(u): each user's train items (CSR train_ptr,
+    train_items) and its listed items [n, K], sorted by row (what MaskedLogSumExp expects)."""
+    owner, observed = gather_rows(train_ptr, train_items, users)
+    rows = torch.arange(len(users), device=users.device)
+    all_rows = torch.cat([owner, rows.repeat_interleave(listed.shape[1])])
+    all_cols = torch.cat([observed, listed.reshape(-1)])
+    order = torch.argsort(all_rows, stable=True)
+    return all_rows[order], all_cols[order]
 
 
 class MaskedLogSumExp(torch.autograd.Function):

@@ -80,8 +80,12 @@ class Batch:
 
 
 class Method:
-    """No distillation: the student (or the teacher) trained with its base loss alone."""
+    """No distillation: the student (or the teacher) trained with its base loss alone.
+
+    ``base_loss``: whether the student's own loss (BPR, ...) is trained beside the method's terms
+    (HetComp's student learns from its teachers' ranking alone)."""
     name = "none"
+    base_loss = True
 
     def parameters(self):
         """Extra trainable parameters (trained by the same Adam as the embeddings)."""
@@ -110,6 +114,7 @@ class Combined(Method):
     def __init__(self, methods):
         self.methods = list(methods)
         self.name = "-".join(m.name for m in self.methods)
+        self.base_loss = all(m.base_loss for m in self.methods)
 
     def parameters(self):
         return [p for m in self.methods for p in m.parameters()]

@@ -9,12 +9,14 @@ from Models.zoo import BASE_MODELS
 from Models.CD import CD
 from Models.DCD import DCD
 from Models.DE import DE
+from Models.HetComp import HetComp
 from Models.method import Batch, Combined, Method
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
 from Models.TD import FTD, HTD
 from Utils.tensors.csr import build_csr
 from Utils.data.dataset import SplitData
+from Utils.training.hetcomp_teachers import observed_in_teacher_order
 from Utils.training.ranking_lists import top_unobserved, top_unobserved_by
 from Utils.tensors.row_gradients import RowGradients, guard_against_direct_use
 from Utils.training.trainer import make_optimizer
@@ -62,6 +64,18 @@ def ir_rrd(t, s, g):
     return Combined([user_side, IRRRD(lists(t, s, "item"), s, g, user_side, lmbda=1.0, K=2, L=3)])
 
 
+def hetcomp(t, s, final=False):
+    """Two 'teachers' of two checkpoints each, made from the teacher's lists (reversed, rolled)."""
+    top = lists(t, s, "user")
+    trajectories = [torch.stack([top.flip(1), top]), torch.stack([top.roll(1, 1), top])]
+    method = HetComp(trajectories, observed_in_teacher_order([t], s, 3, 10.0, torch.device("cpu")), s, None,
+                     lmbda=1.0, lmbda_final=1.0, K=6, final_top=4, final_sub=2)
+    if final:
+        method.schedule.current[:] = 1
+        method.final, method.top = True, method.current_ensemble()
+    return method
+
+
 METHODS = {   # name -> builder(teacher, split, generator, student representation size)
     "DE": lambda t, s, g, r: DE(t, r, g, lmbda=1.0, num_experts=3),
     "URRD": lambda t, s, g, r: urrd(t, s, g),
@@ -75,9 +89,11 @@ METHODS = {   # name -> builder(teacher, split, generator, student representatio
     "HTD": lambda t, s, g, r: HTD(t, DE(t, r, g, lmbda=1.0, num_experts=3), lmbda=1.0),
     "DCD": lambda t, s, g, r: DCD(lists(t, s, "user"), lists(t, s, "item"), g, 1.0, 1.0, p_n=4),
     "DCD_users": lambda t, s, g, r: DCD(lists(t, s, "user"), None, g, 1.0, 0.0, p_n=4),
+    "HetComp": lambda t, s, g, r: hetcomp(t, s),
+    "HetComp_final": lambda t, s, g, r: hetcomp(t, s, final=True),
     "toy": lambda t, s, g, r: ShrinkBatchUsers(),
 }
-DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD", "DCD"}
+DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD", "DCD", "HetComp", "HetComp_final"}
 CASES = [(model, name) for model in sorted(BASE_MODELS) for name in sorted(METHODS)
          if BASE_MODELS[model].dot_product or name not in DOT_PRODUCT_ONLY]
 

@@ -1,0 +1,181 @@
+"""HetComp's teachers (docs/methods.md, HetComp): each found for the run's split (or trained first,
+recording its trajectory), its trajectory and final checkpoint loaded; the observed items ranked by
+them; and their ensemble evaluated on the run's protocol.
+
+A teacher is named by its family (``--model`` name: trained with the teacher defaults, dim of
+Models/zoo.TEACHER_DIMS, seed 0, and ``FAMILY_TRAINING``; looked for in --teacher_path under its
+key) or given as a checkpoint file trained on this split, whose trajectory file lies beside it.
+"""
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+
+from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model, on_device
+from Utils.errors import InputError
+from Utils.tensors.csr import build_csr, gather_rows
+from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
+from Utils.training.experiment import Context, split_key
+from Utils.training.teacher import (SHARED_WITH_TEACHER, TEACHER_DEFAULTS, base_model_parser, base_model_run_name,
+                                    checkpoint_file, model_key, train_base_model)
+from Utils.training.trajectory import load_trajectory, trajectory_file
+
+FAMILIES = ("bpr", "neumf", "lightgcn", "cml", "uae", "iae")      # the paper's six: MF, DL, GNN, ML, AE, I-AE
+FAMILY_TRAINING = {"lightgcn": {"reg": 0.0}}    # LightGCN's own L2 on the batch's layer-0 rows replaces weight decay
+SPLIT_FIELDS = ("dataset", "split", "LOO_seed", "n_users", "n_items")
+
+
+@dataclass
+class TrajectoryTeacher:
+    path: str                # its checkpoint
+    key: dict
+    model: torch.nn.Module   # the final (selected) checkpoint, frozen, on the run's device
+    lists: torch.Tensor      # [N, U, K] its trajectory's lists, on the run's device
+    epochs: list             # the epoch of each trajectory point
+    valid: list              # validation H@5 at each point
+    trained_s: float = None  # seconds spent training it in this run (None: found on disk)
+
+    @property
+    def label(self):
+        return f"{self.key['model']} dim {self.key['dim']} (lr {self.key['lr']:g}, reg {self.key['reg']:g})"
+
+
+def family_args(args, family):
+    """(parser, flags) of ``main_teacher.py`` for a teacher of ``family`` with this run's data,
+    protocol and output flags and its trajectory settings."""
+    parser = base_model_parser("teacher")
+    values = vars(parser.parse_args([]))
+    values.update({f: getattr(args, f) for f in SHARED_WITH_TEACHER})
+    values.update(model=family, dim=TEACHER_DIMS[family], lr=TEACHER_DEFAULTS["lr"], reg=TEACHER_DEFAULTS["reg"],
+                  seed=TEACHER_DEFAULTS["seed"], trajectory=args.trajectory, trajectory_K=args.trajectory_K,
+                  save_path=args.teacher_path)
+    values.update(FAMILY_TRAINING.get(family, {}))
+    return parser, argparse.Namespace(**values)
+
+
+def teacher_label(entry):
+    """A teacher entry as it appears in a run name: the family, or the checkpoint's file stem."""
+    return entry if entry in BASE_MODELS else os.path.splitext(os.path.basename(entry))[0]
+
+
+def find_or_train(ctx, family):
+    """-> (checkpoint path, key, seconds spent training or None) of the ``family`` teacher with a
+    trajectory; trains it (announced) when the trajectory is missing."""
+    parser, args = family_args(ctx.args, family)
+    generator = torch.Generator(device=ctx.device)
+    generator.manual_seed(args.seed)
+    family_ctx = Context(args, ctx.split, ctx.evaluator, ctx.device, generator)
+    key = model_key(family_ctx, args.dim, args.lr, args.reg, args.seed, vars(args))
+    path = checkpoint_file(args.save_path, key)
+    if os.path.isfile(trajectory_file(path, args.trajectory, args.trajectory_K)):
+        return path, key, None
+    print(f"HetComp: no {BASE_MODELS[family].name} teacher with a {args.trajectory}-point trajectory for this "
+          f"split at {path}: training it first (dim {args.dim}, lr {args.lr:g}, reg {args.reg:g}, seed {args.seed}; "
+          f"python main_teacher.py --model {family} --trajectory {args.trajectory} would do the same)",
+          file=sys.stderr)
+    start = time.perf_counter()
+    torch.manual_seed(args.seed)
+    train_base_model(family_ctx, base_model_run_name(parser, args), path)
+    return path, key, time.perf_counter() - start
+
+
+def given_checkpoint(ctx, path):
+    """-> (path, key) of a teacher given as a checkpoint file; refused unless trained on this split
+    and recorded with the run's trajectory settings."""
+    a = ctx.args
+    stored = read_checkpoint(path)
+    check_key(path, stored["key"], split_key(ctx), SPLIT_FIELDS)
+    if not os.path.isfile(trajectory_file(path, a.trajectory, a.trajectory_K)):
+        family = MODEL_OF_CLASS.get(stored["key"].get("model"), "?")
+        raise InputError(f"--teachers {path}: no trajectory beside it ({trajectory_file(path, a.trajectory, a.trajectory_K)}); "
+                         f"train it with main_teacher.py --model {family} --trajectory {a.trajectory} "
+                         f"--trajectory_K {a.trajectory_K} and its other settings")
+    return path, stored["key"]
+
+
+def load_teachers(ctx, entries):
+    """The run's teachers, in the order given -> [TrajectoryTeacher]; missing family teachers are
+    trained first. Global random state is reseeded afterwards, so the student starts the same
+    whether or not a teacher was trained."""
+    a = ctx.args
+    if len(set(entries)) != len(entries):
+        raise InputError(f"--teachers names a teacher twice: {' '.join(entries)}")
+    teachers = []
+    for entry in entries:
+        trained_s = None
+        if entry in BASE_MODELS:
+            path, key, trained_s = find_or_train(ctx, entry)
+        elif os.path.isfile(entry):
+            path, key = given_checkpoint(ctx, entry)
+        else:
+            raise InputError(f"--teachers {entry}: neither a base model ({', '.join(BASE_MODELS)}) nor a checkpoint file")
+        stored = load_checkpoint(path, key)
+        trajectory = load_trajectory(trajectory_file(path, a.trajectory, a.trajectory_K), key, a.trajectory,
+                                     a.trajectory_K)
+        model = build_model(MODEL_OF_CLASS[key["model"]], ctx.split, key["dim"])
+        model.load_state_dict(stored["state"])
+        model = on_device(model, ctx.split, ctx.device).requires_grad_(False).eval()
+        teachers.append(TrajectoryTeacher(path, key, model, trajectory["items"].to(ctx.device),
+                                          trajectory["epochs"], trajectory["valid_H@5"], trained_s))
+    torch.manual_seed(a.seed)
+    return teachers
+
+
+@torch.no_grad()
+def observed_in_teacher_order(models, split, length, temperature, device, chunk=512):
+    """Each user's observed (train) items ordered by the teachers' ensemble, the first ``length``:
+    importance SUM_t exp(-r_t / T), r_t the 0-based position of the item among the user's observed
+    items by teacher t's score; ties to the lower item id. -> [U, length] int64, -1 past a user's count."""
+    pointer, observed = build_csr(split.train_users, split.train_items, split.n_users, device)
+    counts = pointer[1:] - pointer[:-1]
+    owner = torch.repeat_interleave(torch.arange(split.n_users, device=device), counts)
+    by_item = torch.argsort(observed, stable=True)
+    by_item = by_item[torch.argsort(owner[by_item], stable=True)]             # per user, ascending item id
+    owner, observed = owner[by_item], observed[by_item]
+    position = torch.arange(len(observed), device=device) - pointer[owner]
+    importance = torch.zeros(len(observed), dtype=torch.float64, device=device)
+    for model in models:
+        scores = torch.empty(len(observed), device=device)
+        for start in range(0, split.n_users, chunk):
+            stop = min(start + chunk, split.n_users)
+            lo, hi = pointer[start], pointer[stop]
+            rows = model.score_all(torch.arange(start, stop, device=device))
+            scores[lo:hi] = rows[owner[lo:hi] - start, observed[lo:hi]]
+        order = torch.argsort(-scores, stable=True)
+        order = order[torch.argsort(owner[order], stable=True)]
+        rank = torch.empty_like(position)
+        rank[order] = position
+        importance += torch.exp(-rank.double() / temperature)
+    order = torch.argsort(-importance, stable=True)
+    order = order[torch.argsort(owner[order], stable=True)]
+    out = torch.full((split.n_users, length), -1, dtype=torch.int64, device=device)
+    keep = position < length
+    out[owner[keep], position[keep]] = observed[order][keep]
+    return out
+
+
+class RankEnsemble:
+    """The teachers' ensemble as something the Evaluator can rank with: a candidate's score is
+    SUM_t exp(-r_t / T), r_t the number of the user's unobserved items teacher t scores strictly
+    higher (the importance the student's lists come from, here over every item rather than the
+    top K of each list)."""
+
+    def __init__(self, models, split, temperature, device):
+        self.models, self.temperature, self.n_items = models, temperature, split.n_items
+        self.pointer, self.observed = build_csr(split.train_users, split.train_items, split.n_users, device)
+
+    @torch.no_grad()
+    def score_candidates(self, users, scorer):
+        owner, observed = gather_rows(self.pointer, self.observed, users)
+        total = torch.zeros(scorer.items.shape, dtype=torch.float64, device=users.device)
+        for model in self.models:
+            scores = model.score_all(users)
+            scores[owner, observed] = -torch.inf
+            candidates = scores.gather(1, scorer.items)
+            ascending = scores.sort(1).values
+            ahead = self.n_items - torch.searchsorted(ascending, candidates.contiguous(), right=True)
+            total += torch.exp(-ahead.double() / self.temperature)
+        return total

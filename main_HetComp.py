@@ -1,0 +1,123 @@
+"""HetComp (Kang et al., WWW'23): an MF student distilled from the ensemble ranking of heterogeneous
+teachers, each followed along its training trajectory (docs/methods.md, HetComp).
+
+    python main_HetComp.py                          # CiteULike, split seed 0, the six teacher families;
+                                                    # trains the missing teachers first (with trajectories)
+    python main_HetComp.py --teachers bpr lightgcn  # two families only
+    python main_HetComp.py --teachers bpr Saved_models/citeULike/LightGCN_dim200_..._lr0.01_reg0_....pt
+
+Logs: runs/<dataset>/HetComp.{log,jsonl,ranks.npz} (reference runs: --log_path logs/); each teacher
+trained on the way logs under its own name beside it.
+"""
+import os
+import sys
+import time
+
+from Models.HetComp import HetComp
+from Models.zoo import BASE_MODELS
+from Utils.errors import InputError, run_cli
+from Utils.training.config import common_parser
+from Utils.training.experiment import new_student, run, setup, split_key
+from Utils.training.hetcomp_teachers import (FAMILIES, RankEnsemble, load_teachers, observed_in_teacher_order,
+                                             teacher_label)
+from Utils.training.run_names import run_name
+
+D = {"dim": 20, "reg": 1e-5, "early_stop": 50}   # the release's student: weight decay 1e-5, patience 5 x 10 epochs
+
+
+def parser():
+    p = common_parser(__doc__.splitlines()[0])
+    p.set_defaults(**D)
+    g = p.add_argument_group("teachers")
+    g.add_argument("--teachers", nargs="+", default=list(FAMILIES),
+                   help="teacher families (trained with their defaults when missing) or checkpoint files "
+                        "trained on this split, with their trajectory beside them")
+    g.add_argument("--teacher_path", default="Saved_models/", help="folder where family teachers are looked for "
+                                                                   "and trained into")
+    g.add_argument("--trajectory", type=int, default=4, help="checkpoints per teacher's trajectory")
+    g.add_argument("--trajectory_K", type=int, default=100, help="items per user kept at each checkpoint")
+    g = p.add_argument_group("HetComp")
+    g.add_argument("--HetComp_K", type=int, default=100, help="length of the ensemble's list per user")
+    g.add_argument("--observed", type=int, default=None, help="observed items per user in the lists (None: K / 10)")
+    g.add_argument("--final_top", type=int, default=None, help="second stage: list prefix ranked (None: K / 2)")
+    g.add_argument("--final_sub", type=int, default=None, help="second stage: shorter prefix ranked too (None: K / 10)")
+    g.add_argument("--HetComp_lmbda", type=float, default=0.01, help="weight of the first-stage loss")
+    g.add_argument("--HetComp_lmbda_final", type=float, default=0.005, help="weight of the second-stage loss")
+    g.add_argument("--every", type=int, default=10, help="epochs between advance checks (p)")
+    g.add_argument("--alpha", type=float, default=1.05, help="advance threshold alpha * decay^(epoch // p)")
+    g.add_argument("--alpha_decay", type=float, default=0.995, help="decay of the advance threshold")
+    g.add_argument("--ndcg_K", type=int, default=50, help="list length of the student-checkpoint distance")
+    g.add_argument("--ensemble_T", type=float, default=10.0, help="position weights exp(-r / T) of the ensemble")
+    g.add_argument("--ndcg_T", type=float, default=10.0, help="gains 2^exp(-t / T) - 1 of the distance")
+    return p
+
+
+def parse(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    as_given = dict(vars(args))
+    as_given["teachers"] = (None if args.teachers == list(FAMILIES)
+                            else "+".join(teacher_label(t) for t in args.teachers))
+    K = args.HetComp_K
+    args.observed = K // 10 if args.observed is None else args.observed
+    args.final_top = K // 2 if args.final_top is None else args.final_top
+    args.final_sub = K // 10 if args.final_sub is None else args.final_sub
+    for flag in ("trajectory", "trajectory_K", "HetComp_K", "observed", "final_top", "final_sub", "every", "ndcg_K"):
+        if getattr(args, flag) < 1:
+            raise InputError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    for flag in ("HetComp_lmbda", "HetComp_lmbda_final", "alpha", "alpha_decay", "ensemble_T", "ndcg_T"):
+        if not getattr(args, flag) > 0:
+            raise InputError(f"--{flag} must be positive, got {getattr(args, flag)}")
+    if not args.final_sub <= args.final_top <= K <= args.trajectory_K or args.ndcg_K > args.trajectory_K:
+        raise InputError(f"--final_sub ({args.final_sub}) <= --final_top ({args.final_top}) <= --HetComp_K ({K}) "
+                         f"<= --trajectory_K ({args.trajectory_K}) and --ndcg_K ({args.ndcg_K}) <= --trajectory_K "
+                         "must hold")
+    if not BASE_MODELS[args.model].dot_product:
+        raise InputError(f"--model {args.model}: HetComp's unsampled loss needs a dot-product student (--model bpr)")
+    return p, args, as_given
+
+
+def planned_name(argv=None):
+    p, args, as_given = parse(argv)
+    return args.run_name or run_name(p, as_given, "HetComp")
+
+
+def main(argv=None):
+    p, args, as_given = parse(argv)
+    name = args.run_name or run_name(p, as_given, "HetComp")
+    ctx = setup(args)
+    if args.trajectory_K >= ctx.split.n_items:
+        raise InputError(f"--trajectory_K {args.trajectory_K} must be below the number of items ({ctx.split.n_items})")
+    start = time.perf_counter()
+    teachers = load_teachers(ctx, args.teachers)
+    teachers_s = time.perf_counter() - start
+    models = [t.model for t in teachers]
+    start = time.perf_counter()
+    header = [f"Student Dim:: {args.dim}"]
+    for t in teachers:
+        results, _ = ctx.evaluator.evaluate(t.model)
+        header.append(f"Teacher:: {t.path}: {t.label}, valid H@5 {results['valid']['H@5']:.4f}, test H@5 "
+                      f"{results['test']['H@5']:.4f}; trajectory epochs {t.epochs}, valid H@5 "
+                      f"{[round(v, 4) for v in t.valid]}")
+    ensemble, _ = ctx.evaluator.evaluate(RankEnsemble(models, ctx.split, args.ensemble_T, ctx.device))
+    header.append(f"Ensemble of the final checkpoints:: valid H@5 {ensemble['valid']['H@5']:.4f}, "
+                  f"test H@5 {ensemble['test']['H@5']:.4f}")
+    observed = observed_in_teacher_order(models, ctx.split, args.observed, args.ensemble_T, ctx.device)
+    student = new_student(ctx, args.dim)
+    method = HetComp([t.lists for t in teachers], observed, ctx.split, student, args.HetComp_lmbda,
+                     args.HetComp_lmbda_final, args.HetComp_K, args.final_top, args.final_sub, args.every, args.alpha,
+                     args.alpha_decay, args.ndcg_K, args.ensemble_T, args.ndcg_T)
+    setup_s = time.perf_counter() - start
+    trained = [f"{t.key['model']} {t.trained_s:.0f} s" for t in teachers if t.trained_s is not None]
+    header += method.describe() + [f"Stages:: teachers {teachers_s:.0f} s (trained here: {', '.join(trained) or 'none'}), "
+                                   f"ensemble and lists {setup_s:.0f} s"]
+    key = dict(split_key(ctx), model=BASE_MODELS[args.model].name, dim=args.dim, method=method.name, seed=args.seed)
+    result = run(ctx, student, method, name, "HetComp", header=header,
+                 checkpoint_path=os.path.join(args.save_path, args.dataset, f"{name}.student.pt"), checkpoint_key=key)
+    print(f"HetComp stages: teachers {teachers_s:.0f} s, ensemble and lists {setup_s:.0f} s, student "
+          f"{result.final['total_s']:.0f} s", file=sys.stderr)
+    return result
+
+
+if __name__ == "__main__":
+    run_cli(main)
