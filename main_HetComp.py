@@ -56,8 +56,8 @@ def parse(argv=None):
     p = parser()
     args = p.parse_args(argv)
     as_given = dict(vars(args))
-    as_given["teachers"] = (None if args.teachers == list(FAMILIES)
-                            else "+".join(teacher_label(t) for t in args.teachers))
+    if args.teachers != list(FAMILIES):                  # named by families or checkpoint file stems
+        as_given["teachers"] = "+".join(teacher_label(t) for t in args.teachers)
     K = args.HetComp_K
     args.observed = K // 10 if args.observed is None else args.observed
     args.final_top = K // 2 if args.final_top is None else args.final_top

@@ -37,8 +37,9 @@ def test_job_lines_name_each_command_as_its_script_does(capsys):
 
 def test_every_table_and_plot_run_is_registered_and_has_an_end_to_end_case():
     from test_entry_scripts import CASES
+    from test_hetcomp import main_HetComp             # its end-to-end cases live in tests/test_hetcomp.py
     assert set(TABLE_RUNS) <= set(RUNS) and set(PLOT_RUNS) <= set(RUNS)
-    scripts = {case[0].__name__ + ".py" for case in CASES.values()}
+    scripts = {case[0].__name__ + ".py" for case in CASES.values()} | {main_HetComp.__name__ + ".py"}
     assert {run.script for run in RUNS.values()} <= scripts
 
 
