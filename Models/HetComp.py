@@ -30,8 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from Models.method import Method
-from Models.RRD import MaskedLogSumExp, excluded_pairs, relaxed_ranking_loss
+from Models.RRD import excluded_pairs, relaxed_ranking_loss
 from Utils.tensors.csr import build_csr
+from Utils.tensors.masked_logsumexp import MaskedLogSumExp
 from Utils.tensors.pair_scores import pair_scores
 from Utils.training.ranking_lists import top_unobserved_by
 

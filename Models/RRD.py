@@ -14,6 +14,7 @@ import torch
 
 from Models.method import Method
 from Utils.tensors.csr import build_csr, gather_rows
+from Utils.tensors.masked_logsumexp import MaskedLogSumExp
 from Utils.tensors.pair_scores import pair_scores
 from Utils.tensors.sampling import PairSet, gumbel_like, sample_distinct_excluding, torch_draw
 
@@ -134,44 +135,6 @@ def excluded_pairs(train_ptr, train_items, users, listed):
     all_cols = torch.cat([observed, listed.reshape(-1)])
     order = torch.argsort(all_rows, stable=True)
     return all_rows[order], all_cols[order]
-
-
-class MaskedLogSumExp(torch.autograd.Function):
-    """log SUM_{j not excluded for row b} exp(<user_b, item_j>), chunked over rows so the [n, n_items]
-    score matrix never exists at once; the backward pass recomputes each chunk.
-
-    user_rows [n, d], items [n_items, d], excluded (rows, cols) sorted by row -> [n].
-    Gradients: d/d user_b = SUM_j p_bj item_j, d/d item_j = SUM_b p_bj user_b with p = masked softmax.
-    """
-    CHUNK = 128
-
-    @staticmethod
-    def _chunk_scores(user_rows, items, rows, cols, start, stop):
-        scores = user_rows[start:stop] @ items.T
-        lo, hi = torch.searchsorted(rows, torch.tensor([start, stop], device=rows.device))
-        scores[rows[lo:hi] - start, cols[lo:hi]] = -torch.inf
-        return scores
-
-    @staticmethod
-    def forward(ctx, user_rows, items, rows, cols):
-        out = user_rows.new_empty(len(user_rows))
-        for start in range(0, len(user_rows), MaskedLogSumExp.CHUNK):
-            stop = min(start + MaskedLogSumExp.CHUNK, len(user_rows))
-            out[start:stop] = torch.logsumexp(MaskedLogSumExp._chunk_scores(user_rows, items, rows, cols, start, stop), 1)
-        ctx.save_for_backward(user_rows, items, rows, cols, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        user_rows, items, rows, cols, out = ctx.saved_tensors
-        grad_users, grad_items = torch.empty_like(user_rows), torch.zeros_like(items)
-        for start in range(0, len(user_rows), MaskedLogSumExp.CHUNK):
-            stop = min(start + MaskedLogSumExp.CHUNK, len(user_rows))
-            scores = MaskedLogSumExp._chunk_scores(user_rows, items, rows, cols, start, stop)
-            p = torch.exp(scores - out[start:stop, None]) * grad[start:stop, None]
-            grad_users[start:stop] = p @ items
-            grad_items.addmm_(p.T, user_rows[start:stop])
-        return grad_users, grad_items, None, None
 
 
 class IRRRD(Method):

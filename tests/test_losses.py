@@ -195,3 +195,26 @@ def test_pair_scores_sparse_path_matches_gather_and_autograd():
     assert torch.allclose(fast_grads[0], rows.grad, atol=1e-5)
     assert torch.allclose(fast_grads[1], table.grad, atol=1e-5)
     assert (fast_grads[1][12:] == 0).all() and (fast_grads[1][:12] != 0).any()
+
+
+def test_masked_logsumexp_in_chunks_against_the_dense_masked_form(monkeypatch):
+    """Several chunks of rows through one reused buffer: values and both gradients as autograd of the
+    dense masked logsumexp."""
+    from Utils.tensors import masked_logsumexp
+    monkeypatch.setitem(masked_logsumexp.CHUNK_ELEMENTS, "cpu", 2 * 17)      # two rows of 17 items per chunk
+    torch.manual_seed(5)
+    users = (torch.randn(7, 4) * 3).requires_grad_()
+    items = (torch.randn(17, 4) * 3).requires_grad_()
+    mask = torch.rand(7, 17) < 0.3
+    mask[:, 0] = False                                                      # every row keeps an item
+    rows, cols = mask.nonzero(as_tuple=True)
+    weights = torch.randn(7)
+    (masked_logsumexp.MaskedLogSumExp.apply(users, items, rows, cols) * weights).sum().backward()
+    got = (masked_logsumexp.MaskedLogSumExp.apply(users, items, rows, cols).detach(), users.grad.clone(),
+           items.grad.clone())
+    users.grad = items.grad = None
+    dense = torch.logsumexp((users @ items.T).masked_fill(mask, -torch.inf), 1)
+    (dense * weights).sum().backward()
+    assert torch.allclose(got[0], dense.detach(), rtol=1e-5)
+    assert torch.allclose(got[1], users.grad, rtol=1e-4, atol=1e-5)
+    assert torch.allclose(got[2], items.grad, rtol=1e-4, atol=1e-5)
