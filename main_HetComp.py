@@ -96,9 +96,11 @@ def main(argv=None):
     header = [f"Student Dim:: {args.dim}"]
     for t in teachers:
         results, _ = ctx.evaluator.evaluate(t.model)
-        header.append(f"Teacher:: {t.path}: {t.label}, valid H@5 {results['valid']['H@5']:.4f}, test H@5 "
-                      f"{results['test']['H@5']:.4f}; trajectory epochs {t.epochs}, valid H@5 "
-                      f"{[round(v, 4) for v in t.valid]}")
+        header += t.description + [f"    lr {t.key['lr']:g}, reg {t.key['reg']:g}: valid H@5 {results['valid']['H@5']:.4f}, "
+                                   f"test H@5 {results['test']['H@5']:.4f}; trajectory epochs {t.epochs}, valid H@5 "
+                                   f"{[round(v, 4) for v in t.valid]}"]
+        for line in t.description[1:]:
+            print(line, file=sys.stderr)
     ensemble, _ = ctx.evaluator.evaluate(RankEnsemble(models, ctx.split, args.ensemble_T, ctx.device))
     header.append(f"Ensemble of the final checkpoints:: valid H@5 {ensemble['valid']['H@5']:.4f}, "
                   f"test H@5 {ensemble['test']['H@5']:.4f}")

@@ -20,7 +20,7 @@ from Utils.tensors.csr import build_csr, gather_rows
 from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
 from Utils.training.experiment import Context, split_key
 from Utils.training.teacher import (SHARED_WITH_TEACHER, TEACHER_DEFAULTS, base_model_parser, base_model_run_name,
-                                    checkpoint_file, model_key, train_base_model)
+                                    checkpoint_file, describe_teacher, model_key, train_base_model)
 from Utils.training.trajectory import load_trajectory, trajectory_file
 
 FAMILIES = ("bpr", "neumf", "lightgcn", "cml", "uae", "iae")      # the paper's six: MF, DL, GNN, ML, AE, I-AE
@@ -36,11 +36,8 @@ class TrajectoryTeacher:
     lists: torch.Tensor      # [N, U, K] its trajectory's lists, on the run's device
     epochs: list             # the epoch of each trajectory point
     valid: list              # validation H@5 at each point
+    description: list        # how it was trained (Utils.training.teacher.describe_teacher), warnings included
     trained_s: float = None  # seconds spent training it in this run (None: found on disk)
-
-    @property
-    def label(self):
-        return f"{self.key['model']} dim {self.key['dim']} (lr {self.key['lr']:g}, reg {self.key['reg']:g})"
 
 
 def family_args(args, family):
@@ -118,8 +115,8 @@ def load_teachers(ctx, entries):
         model = build_model(MODEL_OF_CLASS[key["model"]], ctx.split, key["dim"])
         model.load_state_dict(stored["state"])
         model = on_device(model, ctx.split, ctx.device).requires_grad_(False).eval()
-        teachers.append(TrajectoryTeacher(path, key, model, trajectory["items"].to(ctx.device),
-                                          trajectory["epochs"], trajectory["valid_H@5"], trained_s))
+        teachers.append(TrajectoryTeacher(path, key, model, trajectory["items"].to(ctx.device), trajectory["epochs"],
+                                          trajectory["valid_H@5"], describe_teacher(path, stored), trained_s))
     torch.manual_seed(a.seed)
     return teachers
 
