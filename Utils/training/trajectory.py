@@ -1,18 +1,24 @@
 """A teacher's trajectory (HetComp, docs/methods.md): its ranking at a few points along training, kept
 as each user's top-K unobserved items with their scores (never a users x items matrix).
 
-While the teacher trains, every epoch that improves the validation selection leaves a snapshot (top-K
-items and scores of every user, written to a temporary file beside the checkpoint, so memory stays at
-one snapshot). When training ends, N of them are kept: the last one (the selected checkpoint's own
-ranking) and, for k = 1 .. N-1, the first snapshot whose validation H@5 reaches
+While the teacher trains, the improving epochs (of the validation selection) that set a new best
+validation H@5 leave a snapshot of the model's parameters in a temporary folder beside the checkpoint,
+and the last improving epoch is kept too (the selected checkpoint). When training ends, N of them are
+chosen: the last one and, for k = 1 .. N-1, the first snapshot whose validation H@5 reaches
 
     v_first + k / N * (v_selected - v_first)
 
 (v_first: the first snapshot's validation H@5); when two milestones fall on one snapshot, the next
-snapshot is taken, so the N points are distinct as long as there are N snapshots. Saved as
+snapshot is taken, so the N points are distinct as long as there are N snapshots. Only the N chosen
+are ranked (top-K items and scores of every user), so ranking cost is N full passes whatever the
+length of training (a NeuMF pass over every user and item takes minutes on a CPU); the temporary
+folder holds one parameter copy per new best (about 2 GB for the BPR-MF teacher on CiteULike) and is
+removed at the end. An epoch that improves the selection without a new best H@5 can never be the
+first to reach a milestone, so keeping only the new bests chooses what keeping all would. Saved as
 ``<checkpoint stem>.trajectory<N>_top<K>.pt`` with the checkpoint's key plus (trajectory, K) and a
 sha256 of the lists, both checked on load.
 """
+import copy
 import hashlib
 import os
 import shutil
@@ -56,30 +62,48 @@ def lists_checksum(items, scores):
 
 
 class TrajectoryRecorder:
-    """Snapshots of the improving epochs while training; ``save`` keeps N of them."""
+    """Parameter snapshots of the improving epochs while training; ``save`` ranks and keeps N of them."""
 
     def __init__(self, split, n, k, device, folder):
         if k >= split.n_items:
             raise InputError(f"--trajectory_K {k} must be below the number of items ({split.n_items})")
         self.split, self.n, self.k, self.device = split, n, k, device
-        self.csr = build_csr(split.train_users, split.train_items, split.n_users, device)   # once, not per snapshot
         os.makedirs(folder, exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix=".trajectory_", dir=folder)
-        self.epochs, self.valid = [], []
+        self.epochs, self.valid = [], []          # the kept snapshots: new bests, then the last improving epoch
+        self.last_is_best = True
+        self.model = None
 
     def __call__(self, epoch, results, model):
         """The trainer's hook at an improving epoch."""
-        items, scores = top_k_with_scores(model, self.split, self.k, self.device, self.csr)
-        torch.save({"items": items, "scores": scores}, os.path.join(self.tmp, f"{len(self.epochs)}.pt"))
+        value = float(results["valid"]["H@5"])
+        if not self.last_is_best:                # the previous last snapshot was not a new best: drop it
+            os.remove(self._file(len(self.epochs) - 1))
+            self.epochs.pop()
+            self.valid.pop()
+        self.last_is_best = not self.valid or value > max(self.valid)
+        torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, self._file(len(self.epochs)))
         self.epochs.append(epoch)
-        self.valid.append(float(results["valid"]["H@5"]))
+        self.valid.append(value)
+        self.model = model
+
+    def _file(self, index):
+        return os.path.join(self.tmp, f"{index}.pt")
 
     def save(self, path, key):
+        """Rank the N chosen snapshots and save them to ``path`` with ``key``; the model given to the hook
+        is left in its final state. -> the saved state."""
         try:
             chosen = choose_milestones(self.valid, self.n)
-            snapshots = [torch.load(os.path.join(self.tmp, f"{i}.pt"), weights_only=True) for i in chosen]
-            items = torch.stack([s["items"] for s in snapshots])
-            scores = torch.stack([s["scores"] for s in snapshots])
+            model = copy.deepcopy(self.model)
+            csr = build_csr(self.split.train_users, self.split.train_items, self.split.n_users, self.device)
+            lists = []
+            for i in chosen:
+                model.load_state_dict(torch.load(self._file(i), weights_only=True))
+                model.eval()
+                lists.append(top_k_with_scores(model, self.split, self.k, self.device, csr))
+            items = torch.stack([items for items, _ in lists])
+            scores = torch.stack([scores for _, scores in lists])
             state = {"epochs": [self.epochs[i] for i in chosen], "valid_H@5": [self.valid[i] for i in chosen],
                      "items": items, "scores": scores}
             save_checkpoint(path, state, trajectory_key(key, self.n, self.k),
