@@ -53,6 +53,11 @@ def family_args(args, family):
     return parser, argparse.Namespace(**values)
 
 
+def family_flags(family):
+    """' --reg 0' for LightGCN: the flags that make main_teacher.py train the family's teacher."""
+    return "".join(f" --{flag} {value:g}" for flag, value in FAMILY_TRAINING.get(family, {}).items())
+
+
 def teacher_label(entry):
     """A teacher entry as it appears in a run name: the family, or the checkpoint's file stem."""
     return entry if entry in BASE_MODELS else os.path.splitext(os.path.basename(entry))[0]
@@ -71,7 +76,7 @@ def find_or_train(ctx, family):
         return path, key, None
     print(f"HetComp: no {BASE_MODELS[family].name} teacher with a {args.trajectory}-point trajectory for this "
           f"split at {path}: training it first (dim {args.dim}, lr {args.lr:g}, reg {args.reg:g}, seed {args.seed}; "
-          f"python main_teacher.py --model {family} --trajectory {args.trajectory} would do the same)",
+          f"python main_teacher.py --model {family}{family_flags(family)} --trajectory {args.trajectory} would do the same)",
           file=sys.stderr)
     start = time.perf_counter()
     torch.manual_seed(args.seed)
