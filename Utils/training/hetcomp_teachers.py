@@ -141,11 +141,13 @@ def observed_in_teacher_order(models, split, length, temperature, device, chunk=
     importance = torch.zeros(len(observed), dtype=torch.float64, device=device)
     for model in models:
         scores = torch.empty(len(observed), device=device)
-        for start in range(0, split.n_users, chunk):
+        for start in range(0, split.n_users, chunk):            # score the observed pairs, not every item
             stop = min(start + chunk, split.n_users)
             lo, hi = pointer[start], pointer[stop]
-            rows = model.score_all(torch.arange(start, stop, device=device))
-            scores[lo:hi] = rows[owner[lo:hi] - start, observed[lo:hi]]
+            row, slot = owner[lo:hi] - start, position[lo:hi]
+            padded = torch.zeros((stop - start, int(counts[start:stop].max())), dtype=torch.int64, device=device)
+            padded[row, slot] = observed[lo:hi]
+            scores[lo:hi] = model.score(torch.arange(start, stop, device=device), padded)[row, slot]
         order = torch.argsort(-scores, stable=True)
         order = order[torch.argsort(owner[order], stable=True)]
         rank = torch.empty_like(position)
