@@ -17,6 +17,7 @@ from Models.HetComp import HetComp
 from Models.zoo import BASE_MODELS
 from Utils.errors import InputError, run_cli
 from Utils.training.config import common_parser
+from Utils.training.distill import positive_flags
 from Utils.training.experiment import new_student, run, setup, split_key
 from Utils.training.hetcomp_teachers import (FAMILIES, RankEnsemble, load_teachers, observed_in_teacher_order,
                                              teacher_label)
@@ -62,12 +63,9 @@ def parse(argv=None):
     args.observed = K // 10 if args.observed is None else args.observed
     args.final_top = K // 2 if args.final_top is None else args.final_top
     args.final_sub = K // 10 if args.final_sub is None else args.final_sub
-    for flag in ("trajectory", "trajectory_K", "HetComp_K", "observed", "final_top", "final_sub", "every", "ndcg_K"):
-        if getattr(args, flag) < 1:
-            raise InputError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
-    for flag in ("HetComp_lmbda", "HetComp_lmbda_final", "alpha", "alpha_decay", "ensemble_T", "ndcg_T"):
-        if not getattr(args, flag) > 0:
-            raise InputError(f"--{flag} must be positive, got {getattr(args, flag)}")
+    positive_flags(args, ("trajectory", "trajectory_K", "HetComp_K", "observed", "final_top", "final_sub", "every",
+                          "ndcg_K"),
+                   ("HetComp_lmbda", "HetComp_lmbda_final", "alpha", "alpha_decay", "ensemble_T", "ndcg_T"))
     if not args.final_sub <= args.final_top <= K <= args.trajectory_K or args.ndcg_K > args.trajectory_K:
         raise InputError(f"--final_sub ({args.final_sub}) <= --final_top ({args.final_top}) <= --HetComp_K ({K}) "
                          f"<= --trajectory_K ({args.trajectory_K}) and --ndcg_K ({args.ndcg_K}) <= --trajectory_K "

@@ -41,7 +41,7 @@ class AutoEncoder(BaseModel):
         self.n_encoded, self.n_other = n_encoded, n_other
         self.input_emb = normal_table(n_other, dim)            # rows of the other side, summed into h
         self.input_bias = nn.Parameter(torch.zeros(dim))
-        self.output_emb = nn.Parameter(torch.randn(n_other, dim) * 0.01)
+        self.output_emb = normal_table(n_other, dim)             # dense: every row in every step's softmax
         self.output_bias = nn.Parameter(torch.zeros(n_other))
         self.pointer = self.neighbors = None
 

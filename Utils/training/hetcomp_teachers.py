@@ -6,7 +6,6 @@ A teacher is named by its family (``--model`` name: trained with the teacher def
 Models/zoo.TEACHER_DIMS, seed 0, and ``FAMILY_TRAINING``; looked for in --teacher_path under its
 key) or given as a checkpoint file trained on this split, whose trajectory file lies beside it.
 """
-import argparse
 import os
 import sys
 import time
@@ -14,13 +13,13 @@ from dataclasses import dataclass
 
 import torch
 
-from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model, on_device
+from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS
 from Utils.errors import InputError
 from Utils.tensors.csr import build_csr, gather_rows
 from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
-from Utils.training.experiment import Context, split_key
-from Utils.training.teacher import (SHARED_WITH_TEACHER, TEACHER_DEFAULTS, base_model_parser, base_model_run_name,
-                                    checkpoint_file, describe_teacher, model_key, train_base_model)
+from Utils.training.experiment import split_key
+from Utils.training.teacher import (TEACHER_DEFAULTS, base_model_args, base_model_run_name, checkpoint_file,
+                                    context_for, describe_teacher, load_frozen, model_key, train_base_model)
 from Utils.training.trajectory import load_trajectory, trajectory_file
 
 FAMILIES = ("bpr", "neumf", "lightgcn", "cml", "uae", "iae")      # the paper's six: MF, DL, GNN, ML, AE, I-AE
@@ -41,16 +40,12 @@ class TrajectoryTeacher:
 
 
 def family_args(args, family):
-    """(parser, flags) of ``main_teacher.py`` for a teacher of ``family`` with this run's data,
-    protocol and output flags and its trajectory settings."""
-    parser = base_model_parser("teacher")
-    values = vars(parser.parse_args([]))
-    values.update({f: getattr(args, f) for f in SHARED_WITH_TEACHER})
-    values.update(model=family, dim=TEACHER_DIMS[family], lr=TEACHER_DEFAULTS["lr"], reg=TEACHER_DEFAULTS["reg"],
-                  seed=TEACHER_DEFAULTS["seed"], trajectory=args.trajectory, trajectory_K=args.trajectory_K,
-                  save_path=args.teacher_path)
-    values.update(FAMILY_TRAINING.get(family, {}))
-    return parser, argparse.Namespace(**values)
+    """(parser, flags) of ``main_teacher.py`` for a teacher of ``family``: the teacher defaults, this
+    run's data, protocol and output flags, and its trajectory settings."""
+    return base_model_args(args, model=family, dim=TEACHER_DIMS[family], lr=TEACHER_DEFAULTS["lr"],
+                           reg=TEACHER_DEFAULTS["reg"], seed=TEACHER_DEFAULTS["seed"], trajectory=args.trajectory,
+                           trajectory_K=args.trajectory_K, save_path=args.teacher_path,
+                           **FAMILY_TRAINING.get(family, {}))
 
 
 def family_flags(family):
@@ -67,9 +62,7 @@ def find_or_train(ctx, family):
     """-> (checkpoint path, key, seconds spent training or None) of the ``family`` teacher with a
     trajectory; trains it (announced) when the trajectory is missing."""
     parser, args = family_args(ctx.args, family)
-    generator = torch.Generator(device=ctx.device)
-    generator.manual_seed(args.seed)
-    family_ctx = Context(args, ctx.split, ctx.evaluator, ctx.device, generator)
+    family_ctx = context_for(ctx, args)
     key = model_key(family_ctx, args.dim, args.lr, args.reg, args.seed, vars(args))
     path = checkpoint_file(args.save_path, key)
     if os.path.isfile(trajectory_file(path, args.trajectory, args.trajectory_K)):
@@ -117,9 +110,7 @@ def load_teachers(ctx, entries):
         stored = load_checkpoint(path, key)
         trajectory = load_trajectory(trajectory_file(path, a.trajectory, a.trajectory_K), key, a.trajectory,
                                      a.trajectory_K)
-        model = build_model(MODEL_OF_CLASS[key["model"]], ctx.split, key["dim"])
-        model.load_state_dict(stored["state"])
-        model = on_device(model, ctx.split, ctx.device).requires_grad_(False).eval()
+        model = load_frozen(stored, ctx.split, ctx.device)
         teachers.append(TrajectoryTeacher(path, key, model, trajectory["items"].to(ctx.device), trajectory["epochs"],
                                           trajectory["valid_H@5"], describe_teacher(path, stored), trained_s))
     torch.manual_seed(a.seed)

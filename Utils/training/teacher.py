@@ -120,14 +120,35 @@ def teacher_key(ctx):
     return model_key(ctx, a.teacher_dim, a.teacher_lr, a.teacher_reg, a.teacher_seed, TRAINING_DEFAULTS)
 
 
-def teacher_args(args):
-    """The flags the automatic teacher is trained with: ``main_teacher.py``'s defaults, the teacher
-    flags of ``args``, and its data, protocol and output flags; never its training length."""
+def base_model_args(args, **settings):
+    """(parser, flags) of ``main_teacher.py`` for a model trained on behalf of a run: its defaults, the
+    run's data, protocol and output flags, then ``settings``; never the run's training length."""
     parser = base_model_parser("teacher")
     values = vars(parser.parse_args([]))
     values.update({f: getattr(args, f) for f in SHARED_WITH_TEACHER})
-    values.update(dim=args.teacher_dim, lr=args.teacher_lr, reg=args.teacher_reg, seed=args.teacher_seed)
+    values.update(settings)
     return parser, argparse.Namespace(**values)
+
+
+def teacher_args(args):
+    """The flags the automatic teacher is trained with: :func:`base_model_args` with the teacher flags."""
+    return base_model_args(args, dim=args.teacher_dim, lr=args.teacher_lr, reg=args.teacher_reg,
+                           seed=args.teacher_seed)
+
+
+def context_for(ctx, args):
+    """A Context that trains with ``args`` on ``ctx``'s split and evaluator, its generator seeded with
+    ``args.seed``."""
+    generator = torch.Generator(device=ctx.device)
+    generator.manual_seed(args.seed)
+    return Context(args, ctx.split, ctx.evaluator, ctx.device, generator)
+
+
+def load_frozen(stored, split, device):
+    """The base model of a stored checkpoint, frozen, in eval mode, on ``device`` with its split attached."""
+    model = build_model(MODEL_OF_CLASS[stored["key"]["model"]], split, stored["key"]["dim"])
+    model.load_state_dict(stored["state"])
+    return on_device(model, split, device).requires_grad_(False).eval()
 
 
 def describe_teacher(path, stored):
@@ -170,10 +191,7 @@ def load_or_train_teacher(ctx):
     lines = describe_teacher(path, stored)
     for text in lines[1:]:
         print(text, file=sys.stderr)
-    teacher = build_model(MODEL_OF_CLASS[stored["key"]["model"]], ctx.split, stored["key"]["dim"])
-    teacher.load_state_dict(stored["state"])
-    teacher = on_device(teacher, ctx.split, ctx.device).requires_grad_(False)
-    return teacher, path, lines
+    return load_frozen(stored, ctx.split, ctx.device), path, lines
 
 
 def train_teacher(ctx, path):
@@ -181,9 +199,6 @@ def train_teacher(ctx, path):
     evaluator; the global and run generators are reseeded afterwards so the student starts as if no
     teacher had been trained."""
     parser, args = teacher_args(ctx.args)
-    generator = torch.Generator(device=ctx.device)
-    generator.manual_seed(args.seed)
     torch.manual_seed(args.seed)
-    teacher_ctx = Context(args, ctx.split, ctx.evaluator, ctx.device, generator)
-    train_base_model(teacher_ctx, base_model_run_name(parser, args), path)
+    train_base_model(context_for(ctx, args), base_model_run_name(parser, args), path)
     torch.manual_seed(ctx.args.seed)

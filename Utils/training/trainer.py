@@ -76,9 +76,8 @@ class Steps:
         for start in range(0, len(users), batch_size):
             stop = start + batch_size
             batch = Batch(users[start:stop], pos[start:stop], neg[start:stop], self.student, self.grads)
-            terms = self.method.loss(batch)
-            if self.method.base_loss:
-                terms = {self.student.loss_name: self.student.train_loss(batch), **terms}
+            terms = {self.student.loss_name: self.student.train_loss(batch)} if self.method.base_loss else {}
+            terms.update(self.method.loss(batch))
             differentiable = [v for v in terms.values() if v.requires_grad]
             if differentiable:
                 for p in self.dense_params:
