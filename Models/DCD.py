@@ -81,6 +81,8 @@ def correction_loss(scores, p_n):
 
 class DCD(Method):
     name = "DCD"
+    # the correction weights of the last re-ranking, used until the next one (every ``refresh`` epochs)
+    carried = ("users.w_under", "users.w_over", "items.w_under", "items.w_over")
 
     def __init__(self, user_lists, item_lists, generator, lmbda_U=0.01, lmbda_I=0.01, eps=0.1, p_n=100,
                  refresh=3, floor=1e-3):

@@ -128,6 +128,7 @@ class DistillationExperts(nn.Module):
 class DE(Method):
     """The DE term lambda_DE * L_DE for the training loop (docs/methods.md, DE)."""
     name = "DE"
+    carried = ("user_de", "item_de")       # experts and selection nets; tau follows from the epoch
 
     def __init__(self, teacher, d_s, generator, lmbda=0.01, num_experts=30, tau_0=1.0, end_T=1e-10,
                  max_epoch=1000, selection="gumbel", skip_ratio=DEFAULT_SKIP_RATIO):

@@ -118,6 +118,8 @@ class HetComp(Method):
     student: the model being trained (its top ``ndcg_K`` items drive the advance rule)."""
     name = "HetComp"
     base_loss = False
+    # each (teacher, user)'s checkpoint, the distances of the advance rule, the ensemble and the stage
+    carried = ("schedule.current", "schedule.last_distance", "top", "final")
 
     def __init__(self, trajectories, observed, split, student, lmbda=0.01, lmbda_final=0.005, K=100,
                  final_top=50, final_sub=10, every=10, alpha=1.05, decay=0.995, ndcg_K=50, ensemble_T=10.0,

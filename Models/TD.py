@@ -97,6 +97,7 @@ class FTD(Method):
 class HTD(Method):
     """Hierarchical Topology Distillation; ``de`` is a DE method whose modules and temperature it uses."""
     name = "HTD"
+    carried = ("de.user_de", "de.item_de")
 
     def __init__(self, teacher, de: DE, lmbda=1e-3, alpha=0.5):
         self.teacher, self.de, self.lmbda, self.alpha = teacher, de, lmbda, alpha

@@ -79,17 +79,59 @@ class Batch:
         return pair_scores(item_rows, self.user_table(), users)
 
 
+def _resolve(obj, path):
+    """(owner, attribute name) of a dotted ``path`` under ``obj``; owner None when a link is None."""
+    *links, last = path.split(".")
+    for link in links:
+        obj = getattr(obj, link)
+        if obj is None:
+            return None, last
+    return obj, last
+
+
 class Method:
     """No distillation: the student (or the teacher) trained with its base loss alone.
 
     ``base_loss``: whether the student's own loss (BPR, ...) is trained beside the method's terms
-    (HetComp's student learns from its teachers' ranking alone)."""
+    (HetComp's student learns from its teachers' ranking alone).
+
+    ``carried``: the dotted names of the attributes that carry from one epoch to the next (modules,
+    tensors, plain values): a run stopped after an epoch and resumed continues exactly when these are
+    restored, since everything else a method holds is rebuilt identically from the flags and the teacher
+    or redrawn at each ``start_epoch`` from the run's generator (whose state the trainer restores).
+    ``tests/test_resume.py`` fails for a method that forgets one."""
     name = "none"
     base_loss = True
+    carried = ()
 
     def parameters(self):
         """Extra trainable parameters (trained by the same Adam as the embeddings)."""
         return []
+
+    def state_dict(self):
+        """{dotted name: module state dict, tensor or plain value} of ``carried`` (a name under a None
+        attribute is left out)."""
+        state = {}
+        for path in self.carried:
+            owner, attr = _resolve(self, path)
+            if owner is None:
+                continue
+            value = getattr(owner, attr)
+            state[path] = value.state_dict() if isinstance(value, torch.nn.Module) else value
+        return state
+
+    def load_state_dict(self, state, device):
+        """Restore what :meth:`state_dict` returned, its tensors onto ``device``."""
+        missing = [p for p in self.carried if _resolve(self, p)[0] is not None and p not in state]
+        if missing or set(state) - set(self.carried):
+            raise ValueError(f"{self.name}: saved state has {sorted(state)}, the method carries {list(self.carried)}")
+        for path, value in state.items():
+            owner, attr = _resolve(self, path)
+            current = getattr(owner, attr)
+            if isinstance(current, torch.nn.Module):
+                current.load_state_dict(value)
+            else:
+                setattr(owner, attr, value.to(device) if isinstance(value, torch.Tensor) else value)
 
     def start_epoch(self, epoch):
         """Called before each epoch's training; returns values to log (e.g. the temperature)."""
@@ -139,3 +181,12 @@ class Combined(Method):
 
     def describe(self):
         return [line for m in self.methods for line in m.describe()]
+
+    def state_dict(self):
+        return {str(i): m.state_dict() for i, m in enumerate(self.methods)}
+
+    def load_state_dict(self, state, device):
+        if sorted(state) != sorted(str(i) for i in range(len(self.methods))):
+            raise ValueError(f"{self.name}: saved state is for {len(state)} methods, not {len(self.methods)}")
+        for i, m in enumerate(self.methods):
+            m.load_state_dict(state[str(i)], device)

@@ -231,3 +231,16 @@ def test_help_shows_every_default_and_no_unused_flag(script):
         described = re.search(rf"{flag} [A-Z_]+ (.*?)\(default: ", text).group(1)
         assert not re.search(r"--\w+ [A-Z_]+ ", described), flag      # the default is this flag's
     assert ("--dim DIM" in usage) == (script == "main_teacher.py")
+
+
+def test_files_written_atomically_follow_the_users_umask(tmp_path):
+    from Utils.atomic import write_text_atomic
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(str(tmp_path / "table.md"), "x")
+        os.umask(0o027)
+        write_text_atomic(str(tmp_path / "other.md"), "x")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "table.md").st_mode & 0o777 == 0o644
+    assert os.stat(tmp_path / "other.md").st_mode & 0o777 == 0o640

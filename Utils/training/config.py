@@ -10,6 +10,7 @@ import torch
 
 from Models.zoo import BASE_MODELS
 from Utils.errors import InputError
+from Utils.training.resume import resume_every_flag
 
 # Training settings of a base model; recorded in checkpoint keys (a model's key says how it was trained).
 TRAINING_DEFAULTS = {"lr": 1e-3, "reg": 1e-3, "batch_size": 1024, "num_ns": 1, "max_epoch": 1000,
@@ -66,6 +67,12 @@ def common_parser(description, dim=True):
     g.add_argument("--run_name", default=None, help="name of the log files (default from the method "
                                                      "and every flag that differs from its default)")
     g.add_argument("--quiet", action="store_true", help="do not echo the human log to stdout")
+    g.add_argument("--resume_every", type=resume_every_flag, default="auto",
+                   help="save the training state (<log_path>/<dataset>/<run>.resume.pt) at the end of an epoch at "
+                        "most every this many seconds; auto: so that saving costs under 5%% of the training time; "
+                        "0: every epoch. The same command continues an interrupted run")
+    g.add_argument("--restart", action="store_true",
+                   help="discard the saved training state of an interrupted run of this name and start over")
     return p
 
 

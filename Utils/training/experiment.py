@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from Utils.data.dataset import load_split
 from Utils.errors import InputError
 from Utils.training.evaluation import Evaluator
 from Utils.training.logger import RunLogger
+from Utils.training.resume import ResumeFile, resume_file, resume_key
 from Utils.reporting.paper import comparison_lines
 from Utils.training.trainer import train
 
@@ -79,22 +81,51 @@ def new_student(ctx, dim):
     return on_device(build_model(ctx.args.model, ctx.split, dim), ctx.split, ctx.device)
 
 
+def open_resume(folder, run_name, config, ctx, identity):
+    """The run's ResumeFile, with the state of an interrupted run of this name when there is one (said in
+    one line; refused when it belongs to another configuration, teacher or data)."""
+    a = ctx.args
+    resume = ResumeFile(resume_file(folder, run_name), resume_key(config, ctx.device, identity), a.resume_every,
+                        a.restart)
+    if resume.state is not None:
+        pieces = resume.state["pieces"]
+        print(f"resuming {run_name} after epoch {resume.state['epoch']} from {resume.path} "
+              f"(--restart starts over)", file=sys.stderr)
+        saved = (pieces[-1].get("commit"), pieces[-1].get("torch"))
+        if saved != (config["commit"], config["torch"]):
+            print(f"note: the saved state was written by commit {saved[0]} (torch {saved[1]}); continuing with "
+                  f"commit {config['commit']} (torch {config['torch']}), recorded in the log's pieces",
+                  file=sys.stderr)
+    return resume
+
+
 def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, checkpoint_key=None,
-        on_improved=None):
+        on_improved=None, identity=None):
     """Train, log (human + JSON lines + ranks), save the checkpoint, print the comparison; ``on_improved``
-    is called at each improving epoch (see ``train``). -> TrainResult."""
+    is called at each improving epoch (see ``train``). An interrupted run of this name continues where its
+    resume file left it; ``identity`` ({name: fingerprint}: the teacher's) must match it as the
+    configuration must. -> TrainResult."""
     args = ctx.args
     folder = os.path.join(args.log_path, args.dataset)
-    logger = RunLogger(folder, run_name, quiet=args.quiet)
     config = dict(vars(args), method=method.name, device_resolved=str(ctx.device), commit=git_commit(),
-                  split_fingerprint=ctx.split.fingerprint, torch=torch.__version__)
+                  split_fingerprint=ctx.split.fingerprint, torch=str(torch.__version__))
+    resume = open_resume(folder, run_name, config, ctx, identity)
+    logger = RunLogger(folder, run_name, quiet=args.quiet)
+    piece = {"commit": config["commit"], "torch": config["torch"], "device": str(ctx.device),
+             "threads": torch.get_num_threads(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     finished = False
     try:
-        logger.line(f"Config: {config}")
-        logger.line(ctx.split.stats())
-        for text in header:
-            logger.line(text)
-        result = train(student, method, ctx.split, ctx.evaluator, args, logger, ctx.generator, on_improved)
+        if resume.state is None:
+            logger.line(f"Config: {config}")
+            logger.line(ctx.split.stats())
+            for text in header:
+                logger.line(text)
+        else:
+            logger.load_state_dict(resume.state["log"])
+            logger.line(f"Resumed after epoch {resume.state['epoch']}: commit {piece['commit']}, {piece['device']}, "
+                        f"{piece['threads']} threads, {piece['started']}")
+        result = train(student, method, ctx.split, ctx.evaluator, args, logger, ctx.generator, on_improved,
+                       resume, piece)
         result.final["config"] = config
         logger.final(result.final)
         if "test" in result.final:      # absent when no epoch was evaluated (--es_epoch >= --max_epoch)
@@ -112,4 +143,5 @@ def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, c
                          "epochs_run": result.final["epochs_run"], "stopped": result.final["stopped"]})
         print(f"saved {checkpoint_path}", file=sys.stderr)
         result.checkpoint_path = checkpoint_path
+    resume.remove()                     # finished: the log, ranks and checkpoint are whole
     return result

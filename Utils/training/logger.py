@@ -59,18 +59,35 @@ class RunLogger:
         self.paths = {ext: os.path.join(folder, f"{name}.{ext}") for ext in ("log", "jsonl")}
         self.part_suffix = f".{os.getpid()}.part"
         self.files = {ext: open(path + self.part_suffix, "w") for ext, path in self.paths.items()}
+        self.written = {"log": [], "jsonl": []}      # every line so far, for a run's resume state
         self.quiet = quiet
+
+    def _write(self, ext, text):
+        self.files[ext].write(text + "\n")
+        self.files[ext].flush()
+        self.written[ext].append(text)
 
     def line(self, text=""):
         """A line of the human log, echoed to stdout unless quiet."""
-        self.files["log"].write(text + "\n")
-        self.files["log"].flush()
+        self._write("log", text)
         if not self.quiet:
             print(text, file=sys.stdout, flush=True)
 
     def record(self, obj):
-        self.files["jsonl"].write(json.dumps(obj) + "\n")
-        self.files["jsonl"].flush()
+        self._write("jsonl", json.dumps(obj))
+
+    def state_dict(self):
+        """The lines written so far: {'log': [...], 'jsonl': [...]}."""
+        return {ext: list(lines) for ext, lines in self.written.items()}
+
+    def load_state_dict(self, state):
+        """Replace what this logger wrote with a saved run's lines (resuming it)."""
+        for ext, f in self.files.items():
+            f.seek(0)
+            f.truncate()
+            self.written[ext] = []
+            for text in state[ext]:
+                self._write(ext, text)
 
     def epoch(self, record, max_epoch):
         """One epoch: the original's lines and one JSON object."""

@@ -32,6 +32,14 @@ class PerCutoffSelection:
             self.last_improved_epoch = epoch
         return improved
 
+    def state_dict(self):
+        return {"best_hr": dict(self.best_hr), "best_epoch": dict(self.best_epoch), "best": self.best,
+                "counter": self.counter, "last_improved_epoch": self.last_improved_epoch}
+
+    def load_state_dict(self, state):
+        self.best_hr, self.best_epoch, self.best = state["best_hr"], state["best_epoch"], state["best"]
+        self.counter, self.last_improved_epoch = state["counter"], state["last_improved_epoch"]
+
     @property
     def should_stop(self):
         return self.counter >= self.patience

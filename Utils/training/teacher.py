@@ -27,7 +27,8 @@ TEACHER_DEFAULTS = {"lr": TRAINING_DEFAULTS["lr"], "reg": TRAINING_DEFAULTS["reg
 IDENTITY = ("dataset", "split", "LOO_seed", "n_users", "n_items", "model", "dim", "lr", "reg", "seed")
 # flags a teacher trained for a distillation run takes from that run (data, protocol, where files go)
 SHARED_WITH_TEACHER = ("model", "data_path", "dataset", "LOO_seed", "min_user_inter", "min_rating", "split_by",
-                       "num_candidates", "eval", "device", "num_threads", "save_path", "log_path", "quiet")
+                       "num_candidates", "eval", "device", "num_threads", "save_path", "log_path", "quiet",
+                       "resume_every", "restart")
 
 
 def model_key(ctx, dim, lr, reg, seed, training):
@@ -91,12 +92,12 @@ def train_base_model(ctx, name, checkpoint_path):
         if a.trajectory < 1 or a.trajectory_K < 1 or not checkpoint_path:
             raise InputError("--trajectory N needs N >= 1, --trajectory_K >= 1 and a saved checkpoint (--save 1)")
         recorder = TrajectoryRecorder(ctx.split, a.trajectory, a.trajectory_K, ctx.device,
-                                      os.path.dirname(checkpoint_path) or ".")
+                                      f"{os.path.splitext(checkpoint_path)[0]}.snapshots")
     result = run(ctx, model, Method(), name, kind, header=[f"{model.name} dim {a.dim}: {params} parameters"],
                  checkpoint_path=checkpoint_path, checkpoint_key=key, on_improved=recorder)
     if recorder is not None:
         path = trajectory_file(checkpoint_path, a.trajectory, a.trajectory_K)
-        state = recorder.save(path, key)
+        state = recorder.save(path, key, model)
         print(f"saved {path} (epochs {state['epochs']})", file=sys.stderr)
     return result
 

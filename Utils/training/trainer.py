@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from Models.method import Batch
 from Utils.errors import RunDiverged
+from Utils.training.resume import restore_rng, rng_state
 from Utils.tensors.row_gradients import RowGradients, guard_against_direct_use
 from Utils.tensors.sampling import PairSet, sample_negatives, torch_draw
 from Utils.training.selection import PerCutoffSelection
@@ -94,19 +95,73 @@ class Steps:
             handle.remove()
 
 
-def train(student, method, split, evaluator, cfg, logger, generator, on_improved=None):
+@dataclass
+class Progress:
+    """What the loop carries besides the models: the best state and its ranks, epoch times, the run's pieces."""
+    best_state: dict = None
+    best_ranks: dict = None
+    times: list = None
+    pieces: list = None
+
+
+def training_state(epoch, student, method, steps, generator, selection, logger, progress, hook):
+    """Everything the epochs after ``epoch`` depend on (Utils/training/resume.py), tensors and plain values."""
+    return {"epoch": epoch, "student": student.state_dict(), "method": method.state_dict(),
+            "optimizer": steps.optimizer.state_dict(), "rng": rng_state(generator),
+            "selection": selection.state_dict(), "log": logger.state_dict(),
+            "best_state": progress.best_state,
+            "best_ranks": None if progress.best_ranks is None else
+            {k: torch.from_numpy(v) for k, v in progress.best_ranks.items()},
+            "times": list(progress.times), "pieces": progress.pieces,
+            "hook": hook.state_dict() if hasattr(hook, "state_dict") else None}
+
+
+def restore_training_state(state, student, method, steps, generator, selection, progress, hook):
+    """Load a :func:`training_state` into the run's objects (the logger is restored by the caller) -> the
+    first epoch to train."""
+    device = generator.device
+    student.load_state_dict(state["student"])
+    method.load_state_dict(state["method"], device)
+    steps.optimizer.load_state_dict(state["optimizer"])
+    restore_rng(generator, state["rng"])
+    selection.load_state_dict(state["selection"])
+    progress.best_state = None if state["best_state"] is None else \
+        {k: v.to(device) for k, v in state["best_state"].items()}
+    progress.best_ranks = None if state["best_ranks"] is None else \
+        {k: v.numpy() for k, v in state["best_ranks"].items()}
+    progress.times = list(state["times"])
+    if hasattr(hook, "load_state_dict"):
+        hook.load_state_dict(state["hook"])
+    return state["epoch"] + 1
+
+
+def train(student, method, split, evaluator, cfg, logger, generator, on_improved=None, resume=None, piece=None):
     """Train ``student`` (a Models.base.BaseModel) with its own loss + ``method``'s terms; returns a
     TrainResult. ``on_improved(epoch, results, student)`` is called at each improving epoch, the student
-    in eval mode (a teacher's trajectory)."""
+    in eval mode (a teacher's trajectory). ``resume``: a ResumeFile (Utils/training/resume.py); its
+    ``state``, when found, is continued, and the state is saved into it at the end of epochs as it says.
+    ``piece``: a description of this process (commit, device) added to the run's list of pieces."""
     device = generator.device
     data = TrainingData(split, device, cfg.num_ns)
     steps = Steps(student, method, cfg.lr, cfg.reg)
     draw = torch_draw(generator)
     selection = PerCutoffSelection(cfg.early_stop)
-    best_state, best_ranks, times = None, None, []
+    progress = Progress(times=[], pieces=[])
+    first_epoch = 0
+    if resume is not None and resume.state is not None:
+        progress.pieces = list(resume.state["pieces"])
+        first_epoch = restore_training_state(resume.state, student, method, steps, generator, selection, progress,
+                                             on_improved)
+        resume.state = None             # restored: free its copy of the tensors
+    elif hasattr(on_improved, "reset"):
+        on_improved.reset()
+    progress.pieces.append(dict(piece or {}, first_epoch=first_epoch))
     n = len(data.users)
-    epochs = tqdm(range(cfg.max_epoch), desc=method.name, unit="epoch", disable=None, leave=False)
+    last_epoch = first_epoch - 1
+    epochs = tqdm(range(first_epoch, cfg.max_epoch), desc=method.name, unit="epoch", disable=None, leave=False,
+                  initial=first_epoch, total=cfg.max_epoch)
     for epoch in epochs:
+        last_epoch = epoch
         synchronize(device)
         t0 = time.perf_counter()
         schedule = method.start_epoch(epoch)
@@ -134,8 +189,8 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
                                   "evaluation candidates as nan or inf; lower --lr")
             improved = selection.update(epoch, results)
             if improved:
-                best_state = copy.deepcopy(student.state_dict())
-                best_ranks = {k: v.cpu().numpy() for k, v in ranks.items()}
+                progress.best_state = copy.deepcopy(student.state_dict())
+                progress.best_ranks = {k: v.cpu().numpy() for k, v in ranks.items()}
                 if on_improved is not None:
                     student.eval()
                     on_improved(epoch, results, student)
@@ -147,20 +202,32 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
         record.update(sample_s=t1 - t0, train_s=t2 - t1, eval_s=t3 - t2)
         if schedule:
             record["schedule"] = schedule
-        times.append(t3 - t0)
+        progress.times.append(t3 - t0)
         logger.epoch(record, cfg.max_epoch)
         epochs.set_postfix(loss=f"{record['loss']:.2f}",
                            valid_H5=f"{record.get('valid', {}).get('H@5', float('nan')):.4f}")
-        if epoch >= cfg.es_epoch and selection.should_stop:
+        stop = epoch >= cfg.es_epoch and selection.should_stop
+        if resume is not None and not stop and epoch + 1 < cfg.max_epoch and resume.due():
+            progress.pieces[-1]["last_epoch"] = epoch
+            resume.save(training_state(epoch, student, method, steps, generator, selection, logger, progress,
+                                       on_improved))
+            if hasattr(on_improved, "saved"):
+                on_improved.saved()
+        if stop:
             break
+    epochs.close()
     steps.close()
+    progress.pieces[-1]["last_epoch"] = last_epoch
+    best_state = progress.best_state
     if best_state is None:   # never evaluated (es_epoch beyond max_epoch): keep the last state
         best_state = copy.deepcopy(student.state_dict())
+    times = progress.times
     final = {"checkpoint_epoch": selection.last_improved_epoch,
              "best_epoch": {str(k): v for k, v in selection.best_epoch.items()},
              "epochs_run": len(times), "stopped": "early_stop" if selection.should_stop else "max_epoch",
              "mean_epoch_s": float(np.mean(times)) if times else 0.0,
              "total_s": float(np.sum(times)),
-             "peak_rss_mb": peak_rss_mb()}
+             "peak_rss_mb": peak_rss_mb(),
+             "pieces": progress.pieces}
     final.update(selection.selected())
-    return TrainResult(best_state, final, best_ranks or {})
+    return TrainResult(best_state, final, progress.best_ranks or {})

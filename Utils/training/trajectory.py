@@ -2,7 +2,7 @@
 as each user's top-K unobserved items with their scores (never a users x items matrix).
 
 While the teacher trains, the improving epochs (of the validation selection) that set a new best
-validation H@5 leave a snapshot of the model's parameters in a temporary folder beside the checkpoint,
+validation H@5 leave a snapshot of the model's parameters in ``<checkpoint stem>.snapshots/``,
 and the last improving epoch is kept too (the selected checkpoint). When training ends, N of them are
 chosen: the last one and, for k = 1 .. N-1, the first snapshot whose validation H@5 reaches
 
@@ -22,7 +22,6 @@ import copy
 import hashlib
 import os
 import shutil
-import tempfile
 
 import torch
 
@@ -62,44 +61,71 @@ def lists_checksum(items, scores):
 
 
 class TrajectoryRecorder:
-    """Parameter snapshots of the improving epochs while training; ``save`` ranks and keeps N of them."""
+    """Parameter snapshots of the improving epochs while training; ``save`` ranks and keeps N of them.
+
+    The snapshots live in ``folder`` as ``epoch<e>.pt``; a snapshot the recorder stops needing is deleted
+    only once a resume state that no longer refers to it is saved (``saved``), so an interrupted run
+    resumes with every snapshot its state names (``load_state_dict`` removes those written after it)."""
 
     def __init__(self, split, n, k, device, folder):
         if k >= split.n_items:
             raise InputError(f"--trajectory_K {k} must be below the number of items ({split.n_items})")
         self.split, self.n, self.k, self.device = split, n, k, device
+        self.tmp = folder
         os.makedirs(folder, exist_ok=True)
-        self.tmp = tempfile.mkdtemp(prefix=".trajectory_", dir=folder)
         self.epochs, self.valid = [], []          # the kept snapshots: new bests, then the last improving epoch
         self.last_is_best = True
-        self.model = None
 
     def __call__(self, epoch, results, model):
         """The trainer's hook at an improving epoch."""
         value = float(results["valid"]["H@5"])
         if not self.last_is_best:                # the previous last snapshot was not a new best: drop it
-            os.remove(self._file(len(self.epochs) - 1))
             self.epochs.pop()
             self.valid.pop()
         self.last_is_best = not self.valid or value > max(self.valid)
-        torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, self._file(len(self.epochs)))
+        torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, self._file(epoch))
         self.epochs.append(epoch)
         self.valid.append(value)
-        self.model = model
 
-    def _file(self, index):
-        return os.path.join(self.tmp, f"{index}.pt")
+    def _file(self, epoch):
+        return os.path.join(self.tmp, f"epoch{epoch}.pt")
 
-    def save(self, path, key):
-        """Rank the N chosen snapshots and save them to ``path`` with ``key``; the model given to the hook
-        is left in its final state. -> the saved state."""
+    def _remove_unlisted(self):
+        listed = {os.path.basename(self._file(e)) for e in self.epochs}
+        for file in os.listdir(self.tmp):
+            if file not in listed:
+                os.remove(os.path.join(self.tmp, file))
+
+    def reset(self):
+        """A fresh run: forget the snapshots of an earlier one."""
+        self.epochs, self.valid, self.last_is_best = [], [], True
+        self._remove_unlisted()
+
+    def saved(self):
+        """A resume state naming only ``self.epochs`` was saved: the other snapshots can go."""
+        self._remove_unlisted()
+
+    def state_dict(self):
+        return {"epochs": list(self.epochs), "valid": list(self.valid), "last_is_best": self.last_is_best}
+
+    def load_state_dict(self, state):
+        self.epochs, self.valid, self.last_is_best = list(state["epochs"]), list(state["valid"]), state["last_is_best"]
+        missing = [e for e in self.epochs if not os.path.isfile(self._file(e))]
+        if missing:
+            raise InputError(f"{self.tmp}: the snapshots of epochs {missing} that the resume state names are gone; "
+                             "give --restart to train again")
+        self._remove_unlisted()
+
+    def save(self, path, key, trained):
+        """Rank the N chosen snapshots and save them to ``path`` with ``key``; ``trained`` (the model the
+        snapshots are of) is left in its final state. -> the saved state."""
         try:
             chosen = choose_milestones(self.valid, self.n)
-            model = copy.deepcopy(self.model)
+            model = copy.deepcopy(trained)
             csr = build_csr(self.split.train_users, self.split.train_items, self.split.n_users, self.device)
             lists = []
             for i in chosen:
-                model.load_state_dict(torch.load(self._file(i), weights_only=True))
+                model.load_state_dict(torch.load(self._file(self.epochs[i]), weights_only=True))
                 model.eval()
                 lists.append(top_k_with_scores(model, self.split, self.k, self.device, csr))
             items = torch.stack([items for items, _ in lists])

@@ -1,0 +1,125 @@
+"""Exact resume: a run's whole training state, kept beside its unfinished log, continued by the same command.
+
+``<log folder>/<run>.resume.pt`` holds everything the next epoch depends on: the student, the method's
+carried state (``Method.carried``), the optimiser, every random generator (the run's, torch's global
+one, CUDA's), the early-stopping and selection state, the best state and its ranks, the log lines so far,
+the trainer hook's state (a teacher's trajectory) and the pieces the run ran in (commit, device, epochs).
+It is written at the end of an epoch, atomically (a ``.<pid>.part`` sibling renamed over it), at most
+every ``--resume_every`` seconds; ``auto`` waits after each save until twenty times that save's
+duration has passed, so saving costs at most 5% of the training time whatever the machine, and saves
+after the first epoch. A finished run removes its resume file; ``--restart`` discards one.
+
+The file carries a key: the run's configuration (every flag that changes what is computed), the split's
+fingerprint, the teacher's (or teachers') fingerprint and the device type. A file whose key differs
+is refused with one line naming what differs; nothing is resumed into another run. A file written by
+another commit or torch version continues with a note, and the log's final record lists the pieces.
+Read with ``weights_only`` (tensors and plain values): nothing is unpickled.
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+from Utils.errors import InputError
+from Utils.training.checkpoint import check_key, read_checkpoint
+from Utils.training.logger import process_alive
+
+SAVE_COST_SHARE = 0.05      # auto: saving takes at most this share of the training time
+# Flags that say where files go, how fast it runs or how it is reported: never a reason to refuse a resume.
+NOT_IN_KEY = {"quiet", "num_threads", "log_path", "save_path", "teacher_path", "data_path", "run_name", "save",
+              "resume_every", "restart", "device", "device_resolved", "commit", "torch"}
+
+
+def resume_every_flag(text):
+    """--resume_every: 'auto' or a number of seconds >= 0 (0: after every epoch)."""
+    if text == "auto":
+        return text
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or seconds >= 0, got {text!r}")
+    return seconds
+
+
+def resume_key(config, device, identity=None):
+    """What must match for a saved state to be continued: the configuration (less NOT_IN_KEY), the
+    device type and ``identity`` (the teacher's fingerprint, ...)."""
+    key = {k: v for k, v in config.items() if k not in NOT_IN_KEY}
+    key["device_type"] = device.type
+    key.update(identity or {})
+    return key
+
+
+def resume_file(folder, name):
+    return os.path.join(folder, f"{name}.resume.pt")
+
+
+class ResumeFile:
+    """The resume state of one run: ``state`` is what was found (None: a fresh start)."""
+
+    def __init__(self, path, key, every="auto", restart=False):
+        self.path, self.key, self.every = path, key, every
+        self.state = None
+        self.last_save_end = time.perf_counter()
+        self.last_save_s = 0.0
+        if restart and os.path.exists(path):
+            os.remove(path)
+            print(f"note: --restart: removed {path}", file=sys.stderr)
+        self._remove_stale_parts()
+        if os.path.exists(path):
+            self.state = self._load()
+
+    def _remove_stale_parts(self):
+        folder, base = os.path.split(self.path)
+        prefix = base + "."
+        for file in os.listdir(folder or "."):
+            pid = file[len(prefix):-len(".part")] if file.startswith(prefix) and file.endswith(".part") else ""
+            if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+                os.remove(os.path.join(folder, file))
+
+    def _load(self):
+        try:
+            stored = read_checkpoint(self.path)
+        except InputError as err:
+            raise InputError(f"{err}; give --restart to discard it and start over") from None
+        try:
+            check_key(self.path, stored["key"], self.key)       # names every field that differs
+        except InputError as err:
+            raise InputError(f"{err}; give --restart to discard it and start over") from None
+        return stored["state"]
+
+    def due(self):
+        """Whether the end of this epoch should save: ``every`` seconds since the last save (auto: 20x its cost)."""
+        wait = self.last_save_s / SAVE_COST_SHARE if self.every == "auto" else self.every
+        return time.perf_counter() - self.last_save_end >= wait
+
+    def save(self, state):
+        start = time.perf_counter()
+        part = f"{self.path}.{os.getpid()}.part"        # a killed save leaves this, removed next time
+        torch.save({"key": self.key, "state": state}, part)
+        os.replace(part, self.path)
+        self.last_save_end = time.perf_counter()
+        self.last_save_s = self.last_save_end - start
+
+    def remove(self):
+        if os.path.exists(self.path):
+            os.remove(self.path)
+
+
+def rng_state(generator):
+    """Every random generator a run draws from: its own, torch's global one and (on CUDA) the device's."""
+    state = {"generator": generator.get_state(), "torch": torch.get_rng_state()}
+    if generator.device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(generator.device)
+    return state
+
+
+def restore_rng(generator, state):
+    generator.set_state(state["generator"].cpu())
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), generator.device)
