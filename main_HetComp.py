@@ -16,6 +16,7 @@ import time
 from Models.HetComp import HetComp
 from Models.zoo import BASE_MODELS
 from Utils.errors import InputError, run_cli
+from Utils.training.checkpoint import tensors_fingerprint
 from Utils.training.config import common_parser
 from Utils.training.distill import positive_flags
 from Utils.training.experiment import new_student, run, setup, split_key
@@ -113,7 +114,8 @@ def main(argv=None):
                                    f"ensemble and lists {setup_s:.0f} s"]
     key = dict(split_key(ctx), model=BASE_MODELS[args.model].name, dim=args.dim, method=method.name, seed=args.seed)
     result = run(ctx, student, method, name, "HetComp", header=header,
-                 checkpoint_path=os.path.join(args.save_path, args.dataset, f"{name}.student.pt"), checkpoint_key=key)
+                 checkpoint_path=os.path.join(args.save_path, args.dataset, f"{name}.student.pt"), checkpoint_key=key,
+                 identity={"teachers": tensors_fingerprint({f"{i}": t.lists for i, t in enumerate(teachers)})})
     print(f"HetComp stages: teachers {teachers_s:.0f} s, ensemble and lists {setup_s:.0f} s, student "
           f"{result.final['total_s']:.0f} s", file=sys.stderr)
     return result

@@ -4,6 +4,7 @@ A checkpoint holds only tensors and plain values (dicts, lists, strings, numbers
 ``torch.load(weights_only=True)``: a file that would need anything else unpickled is refused, so a
 crafted file cannot run code.
 """
+import hashlib
 import os
 import pickle
 
@@ -51,3 +52,15 @@ def load_checkpoint(path, expected_key):
     stored = read_checkpoint(path)
     check_key(path, stored["key"], expected_key)
     return stored
+
+
+def tensors_fingerprint(tensors):
+    """sha256 (16 hex digits) of named tensors {name: tensor}: names, dtypes, shapes and values. What a
+    cache or resume state derived from a model is keyed by, so a retrained model is never mistaken for
+    the old one."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        value = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return digest.hexdigest()[:16]

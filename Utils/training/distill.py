@@ -16,6 +16,7 @@ from Models.zoo import BASE_MODELS, TEACHER_DIMS
 from Utils.training.config import common_parser
 from Utils.errors import InputError
 from Utils.training.experiment import new_student, run, setup, split_key
+from Utils.training.checkpoint import tensors_fingerprint
 from Utils.training.ranking_lists import load_or_compute_lists
 from Utils.training.run_names import run_name
 from Utils.training.teacher import add_teacher_flags, load_or_train_teacher, teacher_key
@@ -294,4 +295,5 @@ class DistillScript:
                    seed=args.seed)
         path = os.path.join(args.save_path, args.dataset, f"{name}.student.pt")   # the student alone
         return run(ctx, new_student(ctx, args.dim), method, name, self.kind, header=header,
-                   checkpoint_path=path, checkpoint_key=key)
+                   checkpoint_path=path, checkpoint_key=key,
+                   identity={"teacher": tensors_fingerprint(teacher.state_dict())})
