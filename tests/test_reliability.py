@@ -244,3 +244,34 @@ def test_files_written_atomically_follow_the_users_umask(tmp_path):
         os.umask(old)
     assert os.stat(tmp_path / "table.md").st_mode & 0o777 == 0o644
     assert os.stat(tmp_path / "other.md").st_mode & 0o777 == 0o640
+
+
+def test_ranking_list_caches_of_another_teacher_or_damaged_are_computed_again(tmp_path, capsys):
+    from test_method_contract import toy_split
+    from Utils.training.ranking_lists import load_or_compute_lists
+    split = toy_split()
+    torch.manual_seed(0)
+    teacher = BPR(split.n_users, split.n_items, 8)
+    path = str(tmp_path / "teacher.pt")
+    key = {"model": "BPR"}
+    first = load_or_compute_lists(teacher, key, path, split, "user", 5, torch.device("cpu"))
+    cache = str(tmp_path / "teacher.user_top5.pt")
+    assert torch.equal(load_or_compute_lists(teacher, key, path, split, "user", 5, torch.device("cpu")), first)
+    assert "computing them again" not in capsys.readouterr().err
+    retrained = BPR(split.n_users, split.n_items, 8)                      # same settings, other weights
+    again = load_or_compute_lists(retrained, key, path, split, "user", 5, torch.device("cpu"))
+    assert "not this teacher's user lists" in capsys.readouterr().err and not torch.equal(again, first)
+    stored = torch.load(cache, weights_only=True)
+    for damage in ("out of range", "zeroed", "truncated"):
+        bad = dict(stored)
+        if damage == "out of range":
+            bad["state"] = stored["state"].clone()
+            bad["state"][0, 0] = 10 ** 9
+        elif damage == "zeroed":
+            bad["state"] = torch.zeros_like(stored["state"])
+        else:
+            bad["state"] = stored["state"][:3]
+        torch.save(bad, cache)
+        lists = load_or_compute_lists(retrained, key, path, split, "user", 5, torch.device("cpu"))
+        assert "computing them again" in capsys.readouterr().err, damage
+        assert torch.equal(lists, again)
