@@ -6,6 +6,7 @@ the kept users' interactions). For CiteULike this reproduces the shipped split's
 """
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,8 +129,7 @@ def _load_fixed_split(folder, name):
     held-out item among the user's train items (each violation: one line naming file and line)."""
     paths = {part: os.path.join(folder, f"{part}.tsv") for part in ("train", "valid", "test")}
     parts = {part: read_split_file(path) for part, path in paths.items()}
-    n_users = int(max(parts[p][0].max() for p in parts)) + 1
-    n_items = int(max(parts[p][1].max() for p in parts)) + 1
+    parts, n_users, n_items, renumbered = _contiguous_ids(parts)
     train_users, train_items, train_lines = parts["train"]
     repeat = _first_repeat(train_users * n_items + train_items)
     if repeat is not None:
@@ -161,8 +161,25 @@ def _load_fixed_split(folder, name):
     same = np.nonzero((held["valid"] >= 0) & (held["valid"] == held["test"]))[0]
     if len(same):
         raise InputError(f"{paths['test']}: user {same[0]} has the same valid and test item")
-    return SplitData(name, n_users, n_items, train_users, train_items, held["valid"], held["test"],
-                     source="fixed split train/valid/test.tsv")
+    source = "fixed split train/valid/test.tsv" + (f", {renumbered}" if renumbered else "")
+    return SplitData(name, n_users, n_items, train_users, train_items, held["valid"], held["test"], source=source)
+
+
+def _contiguous_ids(parts):
+    """{part: (users, items, lines)} with ids 0..n-1: ids that skip numbers (an item 100000 among 200
+    items) are renumbered in their order, said in one note on stderr (an id space with holes would draw
+    evaluation candidates and negatives among items nobody has). -> (parts, n_users, n_items, note or '')."""
+    notes, columns = [], {}
+    for column, what in ((0, "user"), (1, "item")):
+        ids = np.unique(np.concatenate([parts[p][column] for p in parts]))
+        columns[column] = ids
+        if ids[-1] + 1 != len(ids):
+            notes.append(f"{what} ids renumbered 0..{len(ids) - 1} ({len(ids)} distinct ids up to {ids[-1]})")
+    if notes:
+        parts = {p: tuple(np.searchsorted(columns[c], parts[p][c]) if c < 2 else parts[p][c] for c in range(3))
+                 for p in parts}
+        print(f"note: {', '.join(notes)}; ranks, lists and checkpoints use the new ids", file=sys.stderr)
+    return parts, len(columns[0]), len(columns[1]), ", ".join(notes)
 
 
 def load_split(data_path, dataset, loo_seed=0, min_user_inter=5, split_by="random", min_rating=None):

@@ -14,6 +14,7 @@ from Utils.errors import InputError, run_cli  # noqa: E402
 from Utils.reporting.logs import find_logs, read_log  # noqa: E402
 from Utils.reporting.paper import KEYS, italic_cell, reference_rows  # noqa: E402
 from Utils.registry import PLOT_RUNS, paper_row  # noqa: E402
+from Utils.training.evaluation import METRIC_KEYS  # noqa: E402
 
 
 
@@ -32,6 +33,8 @@ def learning_curves(runs, metric="H@5", split="valid", path=None):
     """One line per run (original logs dashed), the selected epoch marked. -> matplotlib Figure."""
     if not runs:
         raise InputError("no runs to plot")
+    if metric not in METRIC_KEYS:
+        raise InputError(f"unknown metric {metric!r} (known: {', '.join(METRIC_KEYS)})")
     fig, ax = plt.subplots(figsize=(9, 5.5))
     cutoff = metric.split("@")[1]
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -72,12 +75,15 @@ def results_markdown(runs, keys=KEYS):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--log_dir", default="logs/citeULike")
-    p.add_argument("--original_dir", default="logs/original")
-    p.add_argument("--metric", default="H@5")
-    p.add_argument("--runs", nargs="+", default=list(PLOT_RUNS))
-    p.add_argument("--out", default="figures")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--log_dir", default="logs/citeULike", help="folder of the JSON-lines logs (one dataset)")
+    p.add_argument("--original_dir", default="logs/original",
+                   help="folder of the original release's text logs, drawn dashed (skipped when absent)")
+    p.add_argument("--metric", default="H@5", choices=METRIC_KEYS, metavar="METRIC",
+                   help=f"validation metric plotted per epoch, one of {', '.join(METRIC_KEYS)}")
+    p.add_argument("--runs", nargs="+", default=list(PLOT_RUNS), help="log names to plot (those present)")
+    p.add_argument("--out", default="figures", help="folder of the figure learning_curves_<metric>.png")
     a = p.parse_args(argv)
     runs = load_runs(a.log_dir, a.runs, a.original_dir)
     path = os.path.join(a.out, f"learning_curves_{a.metric.replace('@', '')}.png")

@@ -128,10 +128,11 @@ def run_missing(methods, seeds, log_dir, extra):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--log_dir", default="logs/citeULike")
-    p.add_argument("--methods", nargs="+", default=list(TABLE_RUNS))
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--log_dir", default="logs/citeULike", help="folder of the JSON-lines logs (one dataset)")
+    p.add_argument("--methods", nargs="+", default=list(TABLE_RUNS), help="registered run names, one row each")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split seeds (LOO_seed) averaged")
     p.add_argument("--baseline", default="student",
                    help="the gains table: each method minus this run on the same split (when it is listed)")
     p.add_argument("--run", action="store_true", help="first train the runs whose logs are missing")

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from Utils.atomic import write_text_atomic
-from Utils.errors import run_cli
+from Utils.errors import InputError, run_cli
 from Utils.reporting.paper import PAPER_TABLE2_ALL
 from Utils.registry import TABLE2_COLUMNS, TABLE2_ROWS, table2_run
 from Utils.reporting.results import collect
@@ -46,11 +46,15 @@ def table2(log_root, seeds):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--log_root", default="logs", help="folder holding one log folder per dataset")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split seeds averaged")
     p.add_argument("--out", default=None, help="markdown file (default <log_root>/table2.md)")
     a = p.parse_args(argv)
+    datasets = sorted({dataset for dataset, _ in TABLE2_COLUMNS})
+    if not any(os.path.isdir(os.path.join(a.log_root, d)) for d in datasets):
+        raise InputError(f"--log_root {a.log_root}: no log folder of {' or '.join(datasets)} in it")
     text = table2(a.log_root, a.seeds)
     write_text_atomic(a.out or os.path.join(a.log_root, "table2.md"), text)
     print(text)

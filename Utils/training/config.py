@@ -5,6 +5,7 @@ text so ``--help`` shows its default.
 """
 import argparse
 import math
+import re
 
 import torch
 
@@ -100,6 +101,32 @@ def validate(args):
             raise InputError(f"--{name} must be non-negative, got {getattr(args, name)}")
     if args.min_user_inter < 3:
         raise InputError("--min_user_inter must be at least 3 (one test, one valid, one train item)")
+    if args.es_epoch >= args.max_epoch:
+        raise InputError(f"--es_epoch {args.es_epoch} must be below --max_epoch {args.max_epoch} (epochs 0.."
+                         f"{args.max_epoch - 1} run; none would be evaluated, so none could be selected)")
+    if args.run_name is not None and not RUN_NAME.fullmatch(args.run_name):
+        raise InputError(f"--run_name {args.run_name!r}: a plain file name of letters, digits and . _ - + = "
+                         "(no folders; --log_path says where logs go)")
+
+
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")
+PAPER_CANDIDATES = 499
+
+
+def protocol_notes(args):
+    """Lines a run's log and stderr carry when its evaluation is not the paper's: too few candidates for
+    the cut-offs to mean anything (a WARNING, also on stderr), or a protocol whose numbers the paper's must
+    not be set beside (a NOTE)."""
+    from Utils.training.evaluation import CUTOFFS
+    notes = []
+    if args.num_candidates + 1 <= max(CUTOFFS):
+        trivial = [n for n in CUTOFFS if n >= args.num_candidates + 1]
+        notes.append(f"WARNING: --num_candidates {args.num_candidates}: each held-out item is ranked among "
+                     f"{args.num_candidates + 1} items, so H@{'/'.join(map(str, trivial))} = 1 by construction")
+    if args.num_candidates != PAPER_CANDIDATES or args.eval == "full":
+        notes.append(f"NOTE: not the paper's protocol ({PAPER_CANDIDATES} sampled candidates): no comparison "
+                     "with its numbers is printed")
+    return notes
 
 
 def resolve_device(name):
@@ -112,4 +139,10 @@ def resolve_device(name):
         raise InputError(f"--device {name!r} is not a device name (auto, cpu, cuda, cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {name}: CUDA is not available on this machine")
+    if device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise InputError(f"--device {name}: MPS is not available in this torch build or on this machine")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"--device {name}: not supported (auto, cpu, cuda, cuda:N, mps)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise InputError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return device

@@ -13,12 +13,12 @@ from Models.zoo import build_model, on_device
 from Utils.atomic import atomic_path
 from Utils.data.candidates import load_or_sample_candidates
 from Utils.training.checkpoint import save_checkpoint
-from Utils.training.config import resolve_device, validate
+from Utils.training.config import protocol_notes, resolve_device, validate
 from Utils.data.dataset import load_split
 from Utils.errors import InputError
 from Utils.training.evaluation import Evaluator
 from Utils.training.logger import RunLogger
-from Utils.training.resume import ResumeFile, resume_file, resume_key
+from Utils.training.resume import ResumeFile, check_name_free, resume_file, resume_key
 from Utils.reporting.paper import comparison_lines
 from Utils.training.trainer import train
 
@@ -109,7 +109,14 @@ def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, c
     folder = os.path.join(args.log_path, args.dataset)
     config = dict(vars(args), method=method.name, device_resolved=str(ctx.device), commit=git_commit(),
                   split_fingerprint=ctx.split.fingerprint, torch=str(torch.__version__))
+    if identity:
+        config["identity"] = dict(identity)
+    check_name_free(os.path.join(folder, f"{run_name}.jsonl"), resume_key(config, ctx.device, identity))
     resume = open_resume(folder, run_name, config, ctx, identity)
+    notes = protocol_notes(args)
+    for text in notes:
+        if text.startswith("WARNING"):
+            print(text, file=sys.stderr)
     logger = RunLogger(folder, run_name, quiet=args.quiet)
     piece = {"commit": config["commit"], "torch": config["torch"], "device": str(ctx.device),
              "threads": torch.get_num_threads(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -118,7 +125,7 @@ def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, c
         if resume.state is None:
             logger.line(f"Config: {config}")
             logger.line(ctx.split.stats())
-            for text in header:
+            for text in [*header, *notes]:
                 logger.line(text)
         else:
             logger.load_state_dict(resume.state["log"])
@@ -128,7 +135,7 @@ def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, c
                        resume, piece)
         result.final["config"] = config
         logger.final(result.final)
-        if "test" in result.final:      # absent when no epoch was evaluated (--es_epoch >= --max_epoch)
+        if not notes:                   # the paper's protocol: its numbers beside ours
             for text in comparison_lines(kind, result.final["test"], args.dataset):
                 logger.line(text)
         finished = True

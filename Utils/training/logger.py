@@ -10,6 +10,8 @@ import os
 import re
 import sys
 
+from tqdm import tqdm
+
 from Utils.training.evaluation import CUTOFFS
 
 
@@ -61,6 +63,7 @@ class RunLogger:
         self.files = {ext: open(path + self.part_suffix, "w") for ext, path in self.paths.items()}
         self.written = {"log": [], "jsonl": []}      # every line so far, for a run's resume state
         self.quiet = quiet
+        self.name = name
 
     def _write(self, ext, text):
         self.files[ext].write(text + "\n")
@@ -68,10 +71,12 @@ class RunLogger:
         self.written[ext].append(text)
 
     def line(self, text=""):
-        """A line of the human log, echoed to stdout unless quiet."""
+        """A line of the human log, echoed to stdout unless quiet (through tqdm, which lifts a progress
+        bar above the line and redraws it below, so a terminal keeps one bar rather than a bar per epoch)."""
         self._write("log", text)
         if not self.quiet:
-            print(text, file=sys.stdout, flush=True)
+            tqdm.write(text, file=sys.stdout)
+            sys.stdout.flush()
 
     def record(self, obj):
         self._write("jsonl", json.dumps(obj))

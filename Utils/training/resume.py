@@ -16,6 +16,7 @@ another commit or torch version continues with a note, and the log's final recor
 Read with ``weights_only`` (tensors and plain values): nothing is unpickled.
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -52,6 +53,28 @@ def resume_key(config, device, identity=None):
     key["device_type"] = device.type
     key.update(identity or {})
     return key
+
+
+def check_name_free(log_path, key):
+    """Refuse (InputError) to write a run's logs over the finished log ``log_path`` of another
+    configuration: one whose recorded configuration, data split or teacher (``identity``) differs from
+    ``key`` (a :func:`resume_key`) on a field both record, the device type aside. Rerunning the same
+    configuration replaces its log; a log without a final record (or unreadable) is not a finished run."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - (1 << 20)))
+            last = f.read().decode("utf-8", "replace").rstrip("\n").rsplit("\n", 1)[-1]
+        config = json.loads(last)["final"]["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    old = resume_key(config, torch.device("cpu"), config.get("identity"))
+    differing = sorted(k for k in set(old) & set(key) - {"device_type", "identity"} if old[k] != key[k])
+    if differing:
+        detail = ", ".join(f"{k}: {old[k]!r} there, {key[k]!r} here" for k in differing[:4])
+        raise InputError(f"{log_path} is the finished log of another configuration ({detail}"
+                         f"{', ...' if len(differing) > 4 else ''}); give this run its own --run_name "
+                         f"or another --log_path")
 
 
 def resume_file(folder, name):

@@ -104,6 +104,14 @@ class Progress:
     pieces: list = None
 
 
+def latest_stop(cfg, selection):
+    """The number of epochs the run trains if validation never improves again (early stopping's patience
+    from the last improvement, or from --es_epoch, capped by --max_epoch): the progress bar's total, so its
+    ETA is that of the latest stop rather than of --max_epoch."""
+    last = selection.last_improved_epoch
+    return min(cfg.max_epoch, (cfg.es_epoch if last is None else last) + 1 + cfg.early_stop)
+
+
 def training_state(epoch, student, method, steps, generator, selection, logger, progress, hook):
     """Everything the epochs after ``epoch`` depend on (Utils/training/resume.py), tensors and plain values."""
     return {"epoch": epoch, "student": student.state_dict(), "method": method.state_dict(),
@@ -158,8 +166,8 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
     progress.pieces.append(dict(piece or {}, first_epoch=first_epoch))
     n = len(data.users)
     last_epoch = first_epoch - 1
-    epochs = tqdm(range(first_epoch, cfg.max_epoch), desc=method.name, unit="epoch", disable=None, leave=False,
-                  initial=first_epoch, total=cfg.max_epoch)
+    epochs = tqdm(range(first_epoch, cfg.max_epoch), desc=getattr(logger, "name", method.name), unit="epoch",
+                  disable=None, leave=False, initial=first_epoch, total=latest_stop(cfg, selection))
     for epoch in epochs:
         last_epoch = epoch
         synchronize(device)
@@ -204,6 +212,7 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
             record["schedule"] = schedule
         progress.times.append(t3 - t0)
         logger.epoch(record, cfg.max_epoch)
+        epochs.total = latest_stop(cfg, selection)
         epochs.set_postfix(loss=f"{record['loss']:.2f}",
                            valid_H5=f"{record.get('valid', {}).get('H@5', float('nan')):.4f}")
         stop = epoch >= cfg.es_epoch and selection.should_stop
@@ -219,8 +228,9 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
     steps.close()
     progress.pieces[-1]["last_epoch"] = last_epoch
     best_state = progress.best_state
-    if best_state is None:   # never evaluated (es_epoch beyond max_epoch): keep the last state
-        best_state = copy.deepcopy(student.state_dict())
+    if best_state is None:
+        raise ValueError(f"no epoch was evaluated (es_epoch {cfg.es_epoch}, max_epoch {cfg.max_epoch}): "
+                         "nothing to select")
     times = progress.times
     final = {"checkpoint_epoch": selection.last_improved_epoch,
              "best_epoch": {str(k): v for k, v in selection.best_epoch.items()},
