@@ -5,9 +5,12 @@
 
 Logs: runs/<dataset>/{DERRD,DERRD_unsampled}.{log,jsonl,ranks.npz} (reference runs: --log_path logs/).
 """
+from main_DE import DE_FLAGS, build_de
+from main_URRD import RRD_FLAGS, build_rrd
+from main_URRD import SMALL_DATA as RRD_SMALL_DATA
 from Models.method import Combined
-from Utils.training.distill import DistillScript, add_de_flags, add_rrd_flags, build_de, build_rrd
 from Utils.errors import run_cli
+from Utils.training.distill import DistillScript
 
 
 def build(ctx, teacher, teacher_path):
@@ -18,7 +21,9 @@ def derrd_run_name(a):
     return ("DERRD", ()) if a.sampling == "paper" else ("DERRD_unsampled", ("sampling",))
 
 
-SCRIPT = DistillScript(__doc__, (add_de_flags, add_rrd_flags), build, derrd_run_name, "DERRD")
+# flags that fit the method to a dataset of a few dozen items (the tests' planted data: 48 items)
+SMALL_DATA = RRD_SMALL_DATA + ("--max_epoch", "25")
+SCRIPT = DistillScript(__doc__, (DE_FLAGS, RRD_FLAGS), build, derrd_run_name)
 main, planned_name = SCRIPT.main, SCRIPT.planned_name
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def main(argv=None):
     header += method.describe() + [f"Stages:: teachers {teachers_s:.0f} s (trained here: {', '.join(trained) or 'none'}), "
                                    f"ensemble and lists {setup_s:.0f} s"]
     key = dict(split_key(ctx), model=BASE_MODELS[args.model].name, dim=args.dim, method=method.name, seed=args.seed)
-    result = run(ctx, student, method, name, "HetComp", header=header,
+    result = run(ctx, student, method, name, header=header,
                  checkpoint_path=os.path.join(args.save_path, args.dataset, f"{name}.student.pt"), checkpoint_key=key,
                  identity={"teachers": tensors_fingerprint({f"{i}": t.lists for i, t in enumerate(teachers)})})
     print(f"HetComp stages: teachers {teachers_s:.0f} s, ensemble and lists {setup_s:.0f} s, student "

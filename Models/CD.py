@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from Models.method import Method
 from Models.RRD import sample_positions
 from Utils.tensors.csr import build_csr
-from Utils.training.ranking_lists import top_unobserved_by
+from Utils.tensors.top_unobserved import top_unobserved_by
 
 
 def cd_loss(student_scores, teacher_scores, soft_T):

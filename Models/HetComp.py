@@ -34,7 +34,7 @@ from Models.RRD import excluded_pairs, relaxed_ranking_loss
 from Utils.tensors.csr import build_csr
 from Utils.tensors.masked_logsumexp import MaskedLogSumExp
 from Utils.tensors.pair_scores import pair_scores
-from Utils.training.ranking_lists import top_unobserved_by
+from Utils.tensors.top_unobserved import top_unobserved_by
 
 
 def position_weights(length, temperature, device=None):

@@ -18,7 +18,7 @@ class Run:
     name: str                   # log file stem on split seed 0, and the row of the tables
     script: str                 # entry script
     flags: tuple = ()           # flags of the reference run, beyond the script's defaults
-    paper: str = None           # its row in Utils.reporting.paper (the paper's Table 2 / the original logs)
+    paper: str = None           # its row in Utils.paper (the paper's Table 2 / the original logs)
     what: str = ""              # one line for people
 
     def command(self, split_seed=0):
@@ -40,6 +40,8 @@ RUNS = {r.name: r for r in (
     Run("DERRD_unsampled", "main_DERRD.py", ("--sampling", "none"), None, "DE + unsampled RRD"),
     Run("RD", "main_RD.py", (), "RD", "Ranking Distillation (KDD'18), the paper's baseline"),
     Run("CD", "main_CD.py", (), "CD", "Collaborative Distillation (ICDM'19), the paper's baseline"),
+    Run("CD_student", "main_CD.py", ("--guide", "student"), None,
+        "CD guided by the student's own ranking (the KDs toolkit's CiteULike setting)"),
     Run("FTD", "main_TD.py", (), None, "Full Topology Distillation (KDD'21)"),
     Run("HTD", "main_TD.py", ("--variant", "htd"), None, "Hierarchical Topology Distillation (KDD'21)"),
     Run("DCD", "main_DCD.py", (), None, "Dual Correction Distillation (CIKM'21)"),
@@ -78,7 +80,7 @@ def get(name):
 
 
 def paper_row(label):
-    """The Utils.reporting.paper key of a log label such as ``DE_LOO1`` or ``URRD_seed1``, or None."""
+    """The Utils.paper key of a log label such as ``DE_LOO1`` or ``URRD_seed1``, or None."""
     base = label.split("_LOO")[0].split("_seed")[0]
     return RUNS[base].paper if base in RUNS else None
 

@@ -3,7 +3,8 @@
     python benchmarks/same_numbers.py record --repo . --out /tmp/after.json [--teacher_path DIR]
     python benchmarks/same_numbers.py compare /tmp/before.json /tmp/after.json
 
-``record`` runs ``main_teacher.py --dim 20``, ``main_DE.py``, ``main_URRD.py`` and ``main_DERRD.py`` of
+``record`` runs registered commands (``Utils.registry``; default the student, DE, URRD and DE-RRD; ``--runs``
+names others, ``--runs all`` every registered CiteULike BPR-MF run but HetComp) of
 the checkout at ``--repo`` for ``--epochs`` epochs on CPU (one thread, seed 0, logs in a temporary
 folder) and writes every epoch's losses and validation/test metrics; ``compare`` prints the largest
 difference per run and exits non-zero if any value differs by more than ``--tolerance``.
@@ -15,15 +16,28 @@ import subprocess
 import sys
 import tempfile
 
-COMMANDS = {"student": ["main_teacher.py", "--dim", "20", "--save", "0"], "DE": ["main_DE.py"],
-            "URRD": ["main_URRD.py"], "DERRD": ["main_DERRD.py"]}
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from Utils.registry import RUNS  # noqa: E402
+
+DEFAULT_RUNS = ("student", "DE", "URRD", "DERRD")
 
 
-def record(repo, out, epochs, teacher_path, save_path):
+def commands(names):
+    """{run name: command words}: the registered commands; 'all' = every BPR-MF run but HetComp's."""
+    if list(names) == ["all"]:
+        names = [n for n, r in RUNS.items() if "--model" not in r.flags and r.script != "main_HetComp.py"
+                 and n != "teacher"]
+    unknown = [n for n in names if n not in RUNS]
+    if unknown:
+        sys.exit(f"unknown runs {unknown} (known: {', '.join(RUNS)})")
+    return {n: RUNS[n].command() + (["--save", "0"] if RUNS[n].script == "main_teacher.py" else []) for n in names}
+
+
+def record(repo, out, epochs, teacher_path, save_path, names=DEFAULT_RUNS):
     logs = tempfile.mkdtemp()
     result = {}
-    for name, command in COMMANDS.items():
-        extra = [] if name == "student" else ["--teacher_path", teacher_path]
+    for name, command in commands(names).items():
+        extra = [] if command[0] == "main_teacher.py" else ["--teacher_path", teacher_path]
         subprocess.run([sys.executable, *command, "--max_epoch", str(epochs), "--num_threads", "1", "--device", "cpu",
                         "--quiet", "--log_path", logs, "--save_path", save_path, "--run_name", name, *extra],
                        cwd=repo, check=True)
@@ -70,6 +84,7 @@ def main():
     r.add_argument("--epochs", type=int, default=5)
     r.add_argument("--teacher_path", default=os.path.abspath("Saved_models"))
     r.add_argument("--save_path", default=None, help="candidates cache (default: --teacher_path)")
+    r.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), help="registered run names, or all")
     c = sub.add_parser("compare")
     c.add_argument("before")
     c.add_argument("after")
@@ -77,7 +92,7 @@ def main():
     a = p.parse_args()
     if a.what == "record":
         return record(os.path.abspath(a.repo), os.path.abspath(a.out), a.epochs, os.path.abspath(a.teacher_path),
-                      os.path.abspath(a.save_path or a.teacher_path))
+                      os.path.abspath(a.save_path or a.teacher_path), a.runs)
     return compare(a.before, a.after, a.tolerance)
 
 

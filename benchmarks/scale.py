@@ -1,7 +1,7 @@
 """Scale: a synthetic dataset shaped like MovieLens-20M, and what every stage costs on it.
 
     python benchmarks/scale.py generate --out /tmp/scale_data            # writes <out>/synthetic20m/interactions.tsv
-    python benchmarks/scale.py measure --data_path /tmp/scale_data       # prints the table for the README
+    python benchmarks/scale.py measure --data_path /tmp/scale_data       # prints the table for docs/speed.md
 
 The data (seeded, parameters below): 138,493 users and 26,744 items as in MovieLens-20M. Each user's
 number of draws is 20 + a lognormal (sigma 1.2) scaled so the draws total 20,000,263; each draw picks an
@@ -102,7 +102,7 @@ def stage(name, data_path, batches, full_users):
     from Utils.tensors.csr import build_csr
     from Utils.tensors.sampling import sample_negatives, torch_draw
     from Utils.training.evaluation import Evaluator
-    from Utils.training.ranking_lists import top_unobserved_by
+    from Utils.tensors.top_unobserved import top_unobserved_by
     from Utils.training.trainer import Steps, TrainingData
 
     device = torch.device("cpu")

@@ -6,7 +6,7 @@
 
 Each method runs in its own process (so peak RSS is its own) through the real entry script, with
 logs and checkpoints written to a temporary folder; the teacher checkpoint in Saved_models/ is
-used when present (``main_teacher.py`` makes it). Prints a markdown table for the README.
+used when present (``main_teacher.py`` makes it). Prints a markdown table for docs/speed.md.
 """
 import argparse
 import json

@@ -118,7 +118,7 @@ def test_cd_draws_from_the_guide_list_by_rank(guide):
     guide_lists = lists
     if guide == "student":
         from Utils.tensors.csr import build_csr
-        from Utils.training.ranking_lists import top_unobserved
+        from Utils.tensors.top_unobserved import top_unobserved
         ptr, cols = build_csr(split.train_users, split.train_items, split.n_users, torch.device("cpu"))
         guide_lists = top_unobserved(student.user_emb.detach(), student.item_emb.detach(), ptr, cols, length)
     counts = np.zeros(length)

@@ -1,4 +1,5 @@
 """The entry scripts end to end on the planted dataset, and their handling of bad input."""
+import importlib
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ import main_teacher
 import main_URRD
 from planted import planted_flags, write_planted
 from Utils.errors import InputError
+from Utils.registry import RUNS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEACHER = ["--teacher_dim", "16", "--percent", "0.5", "--teacher_lr", "0.02"]
@@ -53,32 +55,28 @@ def share_ranked_first(result, within=1):
     return float(np.mean(ranks[ranks > 0] <= within))
 
 
-CASES = {
-    "student": (main_teacher, ["--dim", "8"]),
-    "DE": (main_DE, ["--max_epoch", "25"]),
-    "DE_attention": (main_DE, ["--max_epoch", "25", "--selection", "attention", "--run_name", "DE_att"]),
-    "URRD": (main_URRD, RRD),
-    "URRD_unsampled": (main_URRD, RRD + ["--sampling", "none"]),
-    "IR_RRD": (main_URRD, RRD + ["--IR_reg_lmbda", "5e-4"]),
-    "DERRD": (main_DERRD, RRD + ["--max_epoch", "25"]),
-    "RD": (main_RD, ["--RD_K", "3", "--RD_dynamic_start", "5", "--RD_samples", "20"]),
-    "CD": (main_CD, ["--CD_N", "8"]),
-    "CD_student": (main_CD, ["--CD_N", "8", "--guide", "student"]),
-    "FTD": (main_TD, []),
-    "HTD": (main_TD, ["--variant", "htd", "--max_epoch", "25"]),
-    "DCD": (main_DCD, ["--DCD_list_len", "8", "--DCD_p_n", "3"]),
-    "DE_DCD": (main_DCD, ["--DCD_list_len", "8", "--DCD_p_n", "3", "--with_DE", "--max_epoch", "25"]),
-}
+def registered_cases():
+    """{run name: (entry module, flags)}: every registered BPR-MF distillation run (``Utils.registry``),
+    its flags plus its script's SMALL_DATA (what fits the method to the planted data)."""
+    cases = {}
+    for run in RUNS.values():
+        module = importlib.import_module(run.script[:-3])
+        if hasattr(module, "SCRIPT") and hasattr(module.SCRIPT, "flags") and "--model" not in run.flags:
+            cases[run.name] = (module, [*run.flags, *module.SMALL_DATA])
+    return cases
+
+
+CASES = {"student": (main_teacher, ["--dim", "8"]),
+         "DE_attention": (main_DE, [*main_DE.SMALL_DATA, "--selection", "attention", "--run_name", "DE_att"]),
+         **registered_cases()}
 
 
 def test_teacher_ranks_withheld_items_first(planted):
     assert share_ranked_first(planted[2]) == 1.0
 
 
-DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD", "DCD", "DE_DCD"}
-NEUMF = {"DE": ["--lmbda_DE", "1e-4", "--max_epoch", "40"],
-         "DERRD": ["--lmbda_DE", "1e-4", "--URRD_lmbda", "0.1", "--max_epoch", "40"],
-         "URRD": ["--URRD_lmbda", "0.1"]}         # the paper's NeuMF weights
+DOT_PRODUCT_ONLY = {"URRD_unsampled_K100", "DERRD_unsampled", "IR_RRD", "DCD", "DE_DCD"}
+NEUMF = {"DE": ["--max_epoch", "40"], "DERRD": ["--max_epoch", "40"]}   # the paper's NeuMF weights are the defaults
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -20,7 +20,7 @@ from Utils.training.config import DEFAULT_LOG_PATH, common_parser
 from Utils.data.dataset import load_split
 from Utils.errors import InputError
 from Utils.training.evaluation import Evaluator
-from Utils.reporting.paper import comparison_lines
+from Utils.paper import comparison_lines
 from Utils.training.run_names import run_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

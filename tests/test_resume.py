@@ -84,7 +84,7 @@ def train_once(root, model, name, interrupt_at=None):
             raise Interrupted()
     trainer.Steps.run = steps_then_maybe_die
     try:
-        return run(ctx, student, method, f"{model}_{name}", None,
+        return run(ctx, student, method, f"{model}_{name}",
                    checkpoint_path=os.path.join(root, "saved", f"{model}_{name}.pt"),
                    checkpoint_key={"case": f"{model}_{name}"}, identity={"teacher": "planted"})
     finally:

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from Utils.errors import InputError, run_cli  # noqa: E402
 from Utils.reporting.logs import find_logs, read_log  # noqa: E402
-from Utils.reporting.paper import KEYS, italic_cell, reference_rows  # noqa: E402
+from Utils.paper import KEYS, italic_cell, reference_rows  # noqa: E402
 from Utils.registry import PLOT_RUNS, paper_row  # noqa: E402
 from Utils.training.evaluation import METRIC_KEYS  # noqa: E402
 

@@ -3,7 +3,7 @@
     python -m Utils.reporting.results --methods teacher student DE URRD DERRD --seeds 0 1 2          # tables
     python -m Utils.reporting.results --methods teacher student URRD --seeds 1 2 --run               # run missing, then tables
 
-Writes ``<log_dir>/results_seeds.md`` (markdown for the README: the mean ± std table, then each method's
+Writes ``<log_dir>/results_seeds.md`` (markdown for docs/results.md: the mean ± std table, then each method's
 gain over the student paired by split) and ``results_seeds.csv``.
 """
 import argparse
@@ -19,7 +19,7 @@ from Utils.atomic import write_text_atomic
 from Utils.training.config import TRAINING_DEFAULTS, TRAINING_FLAGS
 from Utils.errors import InputError, run_cli
 from Utils.reporting.logs import read_jsonl_log
-from Utils.reporting.paper import KEYS, italic_cell, reference_rows
+from Utils.paper import KEYS, italic_cell, reference_rows
 from Utils.registry import RUNS, TABLE_RUNS, paper_row
 
 def log_name(method, seed):

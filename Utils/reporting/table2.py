@@ -13,7 +13,7 @@ import numpy as np
 
 from Utils.atomic import write_text_atomic
 from Utils.errors import InputError, run_cli
-from Utils.reporting.paper import PAPER_TABLE2_ALL
+from Utils.paper import PAPER_TABLE2_ALL
 from Utils.registry import TABLE2_COLUMNS, TABLE2_ROWS, table2_run
 from Utils.reporting.results import collect
 

@@ -19,7 +19,8 @@ from Utils.errors import InputError
 from Utils.training.evaluation import Evaluator
 from Utils.training.logger import RunLogger
 from Utils.training.resume import ResumeFile, check_name_free, resume_file, resume_key
-from Utils.reporting.paper import comparison_lines
+from Utils.paper import comparison_lines
+from Utils.registry import paper_row
 from Utils.training.trainer import train
 
 
@@ -99,9 +100,10 @@ def open_resume(folder, run_name, config, ctx, identity):
     return resume
 
 
-def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, checkpoint_key=None,
+def run(ctx, student, method, run_name, header=(), checkpoint_path=None, checkpoint_key=None,
         on_improved=None, identity=None):
-    """Train, log (human + JSON lines + ranks), save the checkpoint, print the comparison; ``on_improved``
+    """Train, log (human + JSON lines + ranks), save the checkpoint, print the comparison with the published
+    numbers of the run's registered row (``Utils.registry.paper_row``: none for an unregistered name); ``on_improved``
     is called at each improving epoch (see ``train``). An interrupted run of this name continues where its
     resume file left it; ``identity`` ({name: fingerprint}: the teacher's) must match it as the
     configuration must. -> TrainResult."""
@@ -136,7 +138,7 @@ def run(ctx, student, method, run_name, kind, header=(), checkpoint_path=None, c
         result.final["config"] = config
         logger.final(result.final)
         if not notes:                   # the paper's protocol: its numbers beside ours
-            for text in comparison_lines(kind, result.final["test"], args.dataset):
+            for text in comparison_lines(paper_row(run_name), result.final["test"], args.dataset):
                 logger.line(text)
         finished = True
     finally:

@@ -84,7 +84,6 @@ def train_base_model(ctx, name, checkpoint_path):
     ranking at N points along training is kept beside the checkpoint. -> TrainResult."""
     a = ctx.args
     key = model_key(ctx, a.dim, a.lr, a.reg, a.seed, vars(a))
-    kind = size_label(a.model, a.dim) if a.model == "bpr" else None       # the paper rows are BPR's
     model = new_student(ctx, a.dim)
     params = sum(p.numel() for p in model.parameters())
     recorder = None
@@ -93,7 +92,7 @@ def train_base_model(ctx, name, checkpoint_path):
             raise InputError("--trajectory N needs N >= 1, --trajectory_K >= 1 and a saved checkpoint (--save 1)")
         recorder = TrajectoryRecorder(ctx.split, a.trajectory, a.trajectory_K, ctx.device,
                                       f"{os.path.splitext(checkpoint_path)[0]}.snapshots")
-    result = run(ctx, model, Method(), name, kind, header=[f"{model.name} dim {a.dim}: {params} parameters"],
+    result = run(ctx, model, Method(), name, header=[f"{model.name} dim {a.dim}: {params} parameters"],
                  checkpoint_path=checkpoint_path, checkpoint_key=key, on_improved=recorder)
     if recorder is not None:
         path = trajectory_file(checkpoint_path, a.trajectory, a.trajectory_K)

@@ -28,7 +28,7 @@ import torch
 from Utils.errors import InputError
 from Utils.tensors.csr import build_csr
 from Utils.training.checkpoint import load_checkpoint, save_checkpoint
-from Utils.training.ranking_lists import top_unobserved_by
+from Utils.tensors.top_unobserved import top_unobserved_by
 
 
 def choose_milestones(valid, n):
