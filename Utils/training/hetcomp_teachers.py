@@ -22,7 +22,7 @@ from Utils.training.teacher import (TEACHER_DEFAULTS, base_model_args, base_mode
                                     context_for, describe_teacher, load_frozen, model_key, train_base_model)
 from Utils.training.trajectory import load_trajectory, trajectory_file
 
-FAMILIES = ("bpr", "neumf", "lightgcn", "cml", "uae", "iae")      # the paper's six: MF, DL, GNN, ML, AE, I-AE
+FAMILIES = tuple(BASE_MODELS)   # the zoo is the paper's six families: MF, DL (NeuMF), GNN, ML (CML), AE, I-AE
 FAMILY_TRAINING = {"lightgcn": {"reg": 0.0}}    # LightGCN's own L2 on the batch's layer-0 rows replaces weight decay
 SPLIT_FIELDS = ("dataset", "split", "LOO_seed", "n_users", "n_items")
 

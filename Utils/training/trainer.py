@@ -218,8 +218,13 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
         stop = epoch >= cfg.es_epoch and selection.should_stop
         if resume is not None and not stop and epoch + 1 < cfg.max_epoch and resume.due():
             progress.pieces[-1]["last_epoch"] = epoch
+            start = time.perf_counter()
             resume.save(training_state(epoch, student, method, steps, generator, selection, logger, progress,
                                        on_improved))
+            resume.last_save_s = time.perf_counter() - start      # gathering the state too, for --resume_every auto
+            piece = progress.pieces[-1]            # what saving cost this piece, in its final record
+            piece["saves"] = piece.get("saves", 0) + 1
+            piece["save_s"] = piece.get("save_s", 0.0) + resume.last_save_s
             if hasattr(on_improved, "saved"):
                 on_improved.saved()
         if stop:
