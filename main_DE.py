@@ -33,8 +33,9 @@ def add_de_flags(parser):
                         "largest weight (below float32 resolution); 0 computes every pair")
 
 
-def build_de(ctx, teacher, teacher_path=None, lmbda=None):
-    """DE from the flags; ``lmbda`` replaces --lmbda_DE for a method that weighs DE's term itself (HTD)."""
+def build_de(ctx, teacher, teacher_path=None, lmbda=None, anneal_epochs=None):
+    """DE from the flags; ``lmbda`` replaces --lmbda_DE for a method that weighs DE's term itself, and
+    ``anneal_epochs`` --max_epoch in the temperature schedule for one with its own (HTD)."""
     a = ctx.args
     if a.num_expert < 1:
         raise InputError(f"--num_expert must be at least 1, got {a.num_expert}")
@@ -42,7 +43,8 @@ def build_de(ctx, teacher, teacher_path=None, lmbda=None):
         raise InputError(f"--end_T must be in (0, 1], got {a.end_T}")
     d_s = BASE_MODELS[a.model].representation_size(a.dim)
     return DE(teacher, d_s, ctx.generator, a.lmbda_DE if lmbda is None else lmbda, a.num_expert, end_T=a.end_T,
-              max_epoch=a.max_epoch, selection=a.selection, skip_ratio=a.skip_ratio)
+              max_epoch=a.max_epoch if anneal_epochs is None else anneal_epochs, selection=a.selection,
+              skip_ratio=a.skip_ratio)
 
 
 # The original's weight for BPR-MF (and for every model without a published one: LightGCN, CML, the

@@ -21,6 +21,8 @@ def add_td_flags(parser):
                    help="ftd: full topology of the batch's entities; htd: within and between the groups "
                         "of a DE module (its flags: --num_expert, --end_T, --skip_ratio)")
     g.add_argument("--HTD_alpha", type=float, default=HTD_D["alpha"], help="HTD: weight of topology vs reconstruction")
+    g.add_argument("--HTD_anneal_epochs", type=int, default=100,
+                   help="HTD: epochs over which the selection temperature anneals (the release's max_epoch)")
 
 
 def build_td(ctx, teacher, teacher_path=None):
@@ -30,7 +32,10 @@ def build_td(ctx, teacher, teacher_path=None):
     if not 0 <= a.HTD_alpha <= 1:
         raise InputError(f"--HTD_alpha must be in [0, 1], got {a.HTD_alpha}")
     # HTD weighs its reconstruction itself, (1 - alpha) lambda_TD: its DE module's own weight is 1
-    return HTD(teacher, build_de(ctx, teacher, lmbda=1.0), a.TD_lmbda, a.HTD_alpha)
+    if a.HTD_anneal_epochs < 1:
+        raise InputError(f"--HTD_anneal_epochs must be at least 1, got {a.HTD_anneal_epochs}")
+    de = build_de(ctx, teacher, lmbda=1.0, anneal_epochs=a.HTD_anneal_epochs)
+    return HTD(teacher, de, a.TD_lmbda, a.HTD_alpha)
 
 
 def td_run_name(a):

@@ -5,14 +5,18 @@ FTD (full topology): the batch's entities E, its unique users and its unique pos
 items, stacked, with teacher and student representations; their cosine-similarity matrices
 C_T, C_S [|E|, |E|] and
     L_FTD = SUM_{a, b in E} (C_T(a, b) - C_S(a, b))^2,      L = L_base + lambda_TD L_FTD (1e-3).
-HTD (hierarchical topology): a DE module (the same ``DE`` as ``main_DE.py``: experts, selection net
-on the teacher representation, Gumbel-softmax with DE's temperature schedule) assigns each entity to
-the group of its largest selection weight, users and items apart. Per side, with prototypes
-P_g = the mean representation of group g in the batch (no gradient through them):
-    entity level  SUM_{a, b in the same group} (C_T(a, b) - C_S(a, b))^2
-    group level   SUM_{a, g} (cos(t_a, P^T_g) - cos(s_a, P^S_g))^2
-    L_HTD = SUM_sides alpha (entity + group) + (1 - alpha) l_DE(side),   alpha = 0.5
-    L = L_base + lambda_TD L_HTD (1e-3).
+HTD (hierarchical topology), as the authors' release computes it (its ``choice='second'``): a DE module
+(the same ``DE`` as ``main_DE.py``: experts and a selection net on the teacher representation) assigns
+each entity to the group of its largest noiseless selection probability, argmax softmax(v(t_a)), users'
+groups and items' groups apart (items' ids offset by the number of experts). With E the batch's unique
+users and items together and prototypes P_g = the mean representation of group g's members in E
+(no gradient through them):
+    entity level  SUM_{a, b in one group, cos_T(a, b) > 0} (cos_T(a, b) - cos_S(a, b))^2
+    group level   SUM_{g present} SUM_{a in E} (cos(t_a, P^T_g) - cos(s_a, P^S_g))^2   (every group, both sides)
+    L_HTD = alpha (entity + group) + (1 - alpha) (l_DE(users) + l_DE(items)),   alpha = 0.5
+    L = L_base + lambda_TD L_HTD (1e-3);
+the reconstruction l_DE draws its Gumbel noise with the release's temperature, annealed over its own 100
+epochs: T = 1 at epoch 0, then max(1e-10^((epoch - 1) / 100), 1e-10) (``--HTD_anneal_epochs``).
 The teacher's matrix carries no gradient. With U_T, U_S the row-normalised representations
 (C = U U^T), the sum expands into Gram matrices of the representation dimensions,
     L_FTD = ||U_T^T U_T||_F^2 - 2 ||U_T^T U_S||_F^2 + ||U_S^T U_S||_F^2,
@@ -52,13 +56,19 @@ def ftd_loss(teacher_repr, student_repr):
 
 
 def grouped_topology_loss(teacher_repr, student_repr, groups):
-    """The entity level of HTD: SUM over pairs (a, b) of one group of (cos_T - cos_S)^2.
-    groups [n] int64; one Gram expansion per group present (at most the number of experts)."""
+    """The entity level of HTD: SUM over the pairs (a, b) of one group whose teacher cosine is positive
+    of (cos_T(a, b) - cos_S(a, b))^2, as the release masks them. groups [n] int64; one [n_g, n_g] cosine
+    matrix per group present (a group is a few hundred entities of a batch)."""
     order = torch.argsort(groups, stable=True)
     counts = torch.bincount(groups[order]).tolist()
-    u_t, u_s = _unit64(teacher_repr.detach())[order], _unit64(student_repr)[order]
-    parts = [_gram_topology(a, b) for a, b in zip(u_t.split(counts), u_s.split(counts)) if len(a)]
-    return sum(parts).to(student_repr.dtype)
+    total = student_repr.new_zeros((), dtype=torch.float64)
+    for t, s in zip(teacher_repr.detach()[order].split(counts), student_repr[order].split(counts)):
+        if len(t):
+            with torch.no_grad():
+                c_t = cosine_matrix(t.double())
+            c_s = cosine_matrix(s.double())
+            total = total + ((c_t - c_s).pow(2) * (c_t > 0)).sum()
+    return total.to(student_repr.dtype)
 
 
 def prototype_loss(teacher_repr, student_repr, groups):
@@ -95,7 +105,9 @@ class FTD(Method):
 
 
 class HTD(Method):
-    """Hierarchical Topology Distillation; ``de`` is a DE method whose modules and temperature it uses."""
+    """Hierarchical Topology Distillation; ``de`` is a DE module (its experts, selection nets and
+    temperature schedule, annealed over the release's 100 epochs by the builder) for the groups and the
+    reconstruction."""
     name = "HTD"
     carried = ("de.user_de", "de.item_de")
 
@@ -111,25 +123,33 @@ class HTD(Method):
     def end_epoch(self):
         return self.de.end_epoch()
 
-    def side(self, module, teacher_repr, student_repr):
-        """One side's alpha (entity + group) + (1 - alpha) reconstruction; groups = argmax of the
-        selection weights drawn for the reconstruction (the same noise)."""
+    @staticmethod
+    @torch.no_grad()
+    def groups(module, teacher_repr):
+        """argmax of the noiseless selection probabilities softmax(v(t)): teacher_repr [n, d_t] -> [n] int64."""
+        return module.selector(teacher_repr).argmax(1)
+
+    def reconstruction(self, module, teacher_repr, student_repr):
+        """DE's reconstruction loss of one side, Gumbel selection at the current temperature."""
         noise = gumbel_like(teacher_repr.new_empty(len(teacher_repr), module.experts.num_experts), self.de.generator)
-        reconstruction, weights = module.loss_and_weights(student_repr, teacher_repr, self.de.tau, noise)
-        groups = weights.detach().argmax(1)
-        topology = grouped_topology_loss(teacher_repr, student_repr, groups) + \
-            prototype_loss(teacher_repr, student_repr, groups)
-        return self.alpha * topology + (1 - self.alpha) * reconstruction
+        return module.loss(student_repr, teacher_repr, self.de.tau, noise)
 
     def loss(self, batch):
         users = torch.unique(batch.users)
         items = torch.unique(torch.cat([batch.pos, batch.neg]))
         with torch.no_grad():
             t_users, t_items = self.teacher.user_repr(users), self.teacher.item_repr(items)
-        loss = self.side(self.de.user_de, t_users, batch.user_repr(users)) + \
-            self.side(self.de.item_de, t_items, batch.item_repr(items))
-        return {"HTD": self.lmbda * loss}
+        s_users, s_items = batch.user_repr(users), batch.item_repr(items)
+        reconstruction = self.reconstruction(self.de.user_de, t_users, s_users) + \
+            self.reconstruction(self.de.item_de, t_items, s_items)
+        k = self.de.user_de.experts.num_experts
+        groups = torch.cat([self.groups(self.de.user_de, t_users), self.groups(self.de.item_de, t_items) + k])
+        teacher, student = torch.cat([t_users, t_items]), torch.cat([s_users, s_items])
+        topology = grouped_topology_loss(teacher, student, groups) + prototype_loss(teacher, student, groups)
+        return {"HTD": self.lmbda * (self.alpha * topology + (1 - self.alpha) * reconstruction)}
 
     def describe(self):
-        return [f"HTD:: groups from a DE module ({self.de.user_de.experts.num_experts} experts), alpha "
-                f"{self.alpha:g}, lambda {self.lmbda:g}"] + self.de.describe()
+        return [f"HTD:: groups from a DE module ({self.de.user_de.experts.num_experts} experts per side, noiseless "
+                f"argmax), entity level over positive teacher cosines, group level over both sides' prototypes, "
+                f"alpha {self.alpha:g}, lambda {self.lmbda:g}, temperature annealed over {self.de.max_epoch} "
+                f"epochs"] + self.de.describe()
