@@ -9,19 +9,12 @@ teachers, each followed along its training trajectory (docs/methods.md, HetComp)
 Logs: runs/<dataset>/HetComp.{log,jsonl,ranks.npz} (reference runs: --log_path logs/); each teacher
 trained on the way logs under its own name beside it.
 """
-import os
-import sys
-import time
-
-from Models.HetComp import HetComp
 from Models.zoo import BASE_MODELS
 from Utils.errors import InputError, run_cli
-from Utils.training.checkpoint import tensors_fingerprint
 from Utils.training.config import common_parser
 from Utils.training.distill import positive_flags
-from Utils.training.experiment import new_student, run, setup, split_key
-from Utils.training.hetcomp_teachers import (FAMILIES, RankEnsemble, load_teachers, observed_in_teacher_order,
-                                             teacher_label)
+from Utils.training.experiment import setup
+from Utils.training.hetcomp import FAMILIES, teacher_label, train_hetcomp
 from Utils.training.run_names import run_name
 
 D = {"dim": 20, "reg": 1e-5, "early_stop": 50}   # the release's student: weight decay 1e-5, patience 5 x 10 epochs
@@ -84,41 +77,7 @@ def planned_name(argv=None):
 def main(argv=None):
     p, args, as_given = parse(argv)
     name = args.run_name or run_name(p, as_given, "HetComp")
-    ctx = setup(args)
-    if args.trajectory_K >= ctx.split.n_items:
-        raise InputError(f"--trajectory_K {args.trajectory_K} must be below the number of items ({ctx.split.n_items})")
-    start = time.perf_counter()
-    teachers = load_teachers(ctx, args.teachers)
-    teachers_s = time.perf_counter() - start
-    models = [t.model for t in teachers]
-    start = time.perf_counter()
-    header = [f"Student Dim:: {args.dim}"]
-    for t in teachers:
-        results, _ = ctx.evaluator.evaluate(t.model)
-        header += t.description + [f"    lr {t.key['lr']:g}, reg {t.key['reg']:g}: valid H@5 {results['valid']['H@5']:.4f}, "
-                                   f"test H@5 {results['test']['H@5']:.4f}; trajectory epochs {t.epochs}, valid H@5 "
-                                   f"{[round(v, 4) for v in t.valid]}"]
-        for line in t.description[1:]:
-            print(line, file=sys.stderr)
-    ensemble, _ = ctx.evaluator.evaluate(RankEnsemble(models, ctx.split, args.ensemble_T, ctx.device))
-    header.append(f"Ensemble of the final checkpoints:: valid H@5 {ensemble['valid']['H@5']:.4f}, "
-                  f"test H@5 {ensemble['test']['H@5']:.4f}")
-    observed = observed_in_teacher_order(models, ctx.split, args.observed, args.ensemble_T, ctx.device)
-    student = new_student(ctx, args.dim)
-    method = HetComp([t.lists for t in teachers], observed, ctx.split, student, args.HetComp_lmbda,
-                     args.HetComp_lmbda_final, args.HetComp_K, args.final_top, args.final_sub, args.every, args.alpha,
-                     args.alpha_decay, args.ndcg_K, args.ensemble_T, args.ndcg_T)
-    setup_s = time.perf_counter() - start
-    trained = [f"{t.key['model']} {t.trained_s:.0f} s" for t in teachers if t.trained_s is not None]
-    header += method.describe() + [f"Stages:: teachers {teachers_s:.0f} s (trained here: {', '.join(trained) or 'none'}), "
-                                   f"ensemble and lists {setup_s:.0f} s"]
-    key = dict(split_key(ctx), model=BASE_MODELS[args.model].name, dim=args.dim, method=method.name, seed=args.seed)
-    result = run(ctx, student, method, name, header=header,
-                 checkpoint_path=os.path.join(args.save_path, args.dataset, f"{name}.student.pt"), checkpoint_key=key,
-                 identity={"teachers": tensors_fingerprint({f"{i}": t.lists for i, t in enumerate(teachers)})})
-    print(f"HetComp stages: teachers {teachers_s:.0f} s, ensemble and lists {setup_s:.0f} s, student "
-          f"{result.final['total_s']:.0f} s", file=sys.stderr)
-    return result
+    return train_hetcomp(setup(args), name)
 
 
 if __name__ == "__main__":

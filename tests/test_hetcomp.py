@@ -17,7 +17,7 @@ from planted import planted_flags, write_planted
 from Utils.data.dataset import SplitData
 from Utils.errors import InputError
 from Utils.tensors.row_gradients import RowGradients
-from Utils.training.hetcomp_teachers import RankEnsemble, observed_in_teacher_order
+from Utils.training.hetcomp import RankEnsemble, observed_in_teacher_order
 
 
 def random_lists(rng, n_teachers, n_users, length, n_items):

@@ -16,7 +16,7 @@ from Models.RRD import IRRRD, URRD
 from Models.TD import FTD, HTD
 from Utils.tensors.csr import build_csr
 from Utils.data.dataset import SplitData
-from Utils.training.hetcomp_teachers import observed_in_teacher_order
+from Utils.training.hetcomp import observed_in_teacher_order
 from Utils.tensors.top_unobserved import top_unobserved, top_unobserved_by
 from Utils.tensors.row_gradients import RowGradients, guard_against_direct_use
 from Utils.training.trainer import make_optimizer

@@ -29,7 +29,7 @@ from test_method_contract import DOT_PRODUCT_ONLY, METHODS, lists
 from Utils.errors import InputError
 from Utils.training import trainer
 from Utils.training.experiment import new_student, run, setup
-from Utils.training.hetcomp_teachers import observed_in_teacher_order
+from Utils.training.hetcomp import observed_in_teacher_order
 from Utils.training.teacher import base_model_parser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

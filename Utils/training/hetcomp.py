@@ -1,6 +1,8 @@
-"""HetComp's teachers (docs/methods.md, HetComp): each found for the run's split (or trained first,
-recording its trajectory), its trajectory and final checkpoint loaded; the observed items ranked by
-them; and their ensemble evaluated on the run's protocol.
+"""HetComp's pieces beside its method (Models/HetComp.py), in one place (docs/methods.md, HetComp): the
+teachers, each found for the run's split (or trained first, recording its trajectory,
+Utils/training/trajectory.py), its trajectory and final checkpoint loaded; the observed items ranked by
+them; their ensemble evaluated on the run's protocol; and the run itself (``train_hetcomp``, what
+main_HetComp.py calls with its flags).
 
 A teacher is named by its family (``--model`` name: trained with the teacher defaults, dim of
 Models/zoo.TEACHER_DIMS, seed 0, and ``FAMILY_TRAINING``; looked for in --teacher_path under its
@@ -13,11 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
+from Models.HetComp import HetComp
 from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS
 from Utils.errors import InputError
 from Utils.tensors.csr import build_csr, gather_rows
-from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
-from Utils.training.experiment import split_key
+from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint, tensors_fingerprint
+from Utils.training.experiment import new_student, run, split_key
 from Utils.training.teacher import (TEACHER_DEFAULTS, base_model_args, base_model_run_name, checkpoint_file,
                                     context_for, describe_teacher, load_frozen, model_key, train_base_model)
 from Utils.training.trajectory import load_trajectory, trajectory_file
@@ -174,3 +177,44 @@ class RankEnsemble:
             ahead = self.n_items - torch.searchsorted(ascending, candidates.contiguous(), right=True)
             total += torch.exp(-ahead.double() / self.temperature)
         return total
+
+
+def train_hetcomp(ctx, name):
+    """HetComp on ``ctx`` (its args: main_HetComp.py's flags) under the run name ``name``: load or train the
+    teachers with their trajectories, evaluate them and their ensemble into the log's header, build the
+    observed order and the method, train the student. -> TrainResult."""
+    args = ctx.args
+    if args.trajectory_K >= ctx.split.n_items:
+        raise InputError(f"--trajectory_K {args.trajectory_K} must be below the number of items ({ctx.split.n_items})")
+    start = time.perf_counter()
+    teachers = load_teachers(ctx, args.teachers)
+    teachers_s = time.perf_counter() - start
+    models = [t.model for t in teachers]
+    start = time.perf_counter()
+    header = [f"Student Dim:: {args.dim}"]
+    for t in teachers:
+        results, _ = ctx.evaluator.evaluate(t.model)
+        header += t.description + [f"    lr {t.key['lr']:g}, reg {t.key['reg']:g}: valid H@5 {results['valid']['H@5']:.4f}, "
+                                   f"test H@5 {results['test']['H@5']:.4f}; trajectory epochs {t.epochs}, valid H@5 "
+                                   f"{[round(v, 4) for v in t.valid]}"]
+        for line in t.description[1:]:
+            print(line, file=sys.stderr)
+    ensemble, _ = ctx.evaluator.evaluate(RankEnsemble(models, ctx.split, args.ensemble_T, ctx.device))
+    header.append(f"Ensemble of the final checkpoints:: valid H@5 {ensemble['valid']['H@5']:.4f}, "
+                  f"test H@5 {ensemble['test']['H@5']:.4f}")
+    observed = observed_in_teacher_order(models, ctx.split, args.observed, args.ensemble_T, ctx.device)
+    student = new_student(ctx, args.dim)
+    method = HetComp([t.lists for t in teachers], observed, ctx.split, student, args.HetComp_lmbda,
+                     args.HetComp_lmbda_final, args.HetComp_K, args.final_top, args.final_sub, args.every, args.alpha,
+                     args.alpha_decay, args.ndcg_K, args.ensemble_T, args.ndcg_T)
+    setup_s = time.perf_counter() - start
+    trained = [f"{t.key['model']} {t.trained_s:.0f} s" for t in teachers if t.trained_s is not None]
+    header += method.describe() + [f"Stages:: teachers {teachers_s:.0f} s (trained here: {', '.join(trained) or 'none'}), "
+                                   f"ensemble and lists {setup_s:.0f} s"]
+    key = dict(split_key(ctx), model=BASE_MODELS[args.model].name, dim=args.dim, method=method.name, seed=args.seed)
+    result = run(ctx, student, method, name, header=header,
+                 checkpoint_path=os.path.join(args.save_path, args.dataset, f"{name}.student.pt"), checkpoint_key=key,
+                 identity={"teachers": tensors_fingerprint({f"{i}": t.lists for i, t in enumerate(teachers)})})
+    print(f"HetComp stages: teachers {teachers_s:.0f} s, ensemble and lists {setup_s:.0f} s, student "
+          f"{result.final['total_s']:.0f} s", file=sys.stderr)
+    return result
