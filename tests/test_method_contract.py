@@ -201,3 +201,28 @@ def test_a_method_indexing_a_student_table_directly_fails_loudly(model):
     terms = IndexesTheTableDirectly().loss(Batch(*BATCH, student, grads))
     with pytest.raises(RuntimeError, match="indexed a student table directly"):
         sum(terms.values()).backward()
+
+
+def method_classes_in_models():
+    """Every Method subclass defined under Models/ (the methods a user can run), from the source files."""
+    import importlib
+    import inspect
+    import pkgutil
+    import Models
+    classes = set()
+    for info in pkgutil.iter_modules(Models.__path__):
+        module = importlib.import_module(f"Models.{info.name}")
+        classes |= {c for _, c in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(c, Method) and c.__module__ == module.__name__ and c not in (Method, Combined)}
+    return classes
+
+
+def test_every_method_of_the_models_meets_the_contract():
+    """A method added under Models/ without a builder in METHODS fails here: the contract, gradient and
+    resume tests (this file, tests/test_resume.py) then cover it on every base model."""
+    def flatten(method):
+        return set().union(*map(flatten, method.methods)) if isinstance(method, Combined) else {type(method)}
+    covered = set().union(*(flatten(build("bpr", name)[0]) for name in METHODS))
+    missing = method_classes_in_models() - covered
+    assert not missing, f"no contract case builds {sorted(c.__name__ for c in missing)}"
+    assert {DE, URRD, IRRRD, RD, CD, DCD, FTD, HTD, HetComp} <= covered
