@@ -16,6 +16,7 @@ from Utils.training.distill import positive_flags
 from Utils.training.experiment import setup
 from Utils.training.hetcomp import FAMILIES, teacher_label, train_hetcomp
 from Utils.training.run_names import run_name
+from Utils.training.trajectory import SPACINGS
 
 D = {"dim": 20, "reg": 1e-5, "early_stop": 50}   # the release's student: weight decay 1e-5, patience 5 x 10 epochs
 
@@ -31,6 +32,8 @@ def parser():
                                                                    "and trained into")
     g.add_argument("--trajectory", type=int, default=4, help="checkpoints per teacher's trajectory")
     g.add_argument("--trajectory_K", type=int, default=100, help="items per user kept at each checkpoint")
+    g.add_argument("--trajectory_spacing", choices=SPACINGS, default="epochs",
+                   help="how the teachers' checkpoints are chosen (Utils/training/trajectory.py)")
     g = p.add_argument_group("HetComp")
     g.add_argument("--HetComp_K", type=int, default=100, help="length of the ensemble's list per user")
     g.add_argument("--observed", type=int, default=None, help="observed items per user in the lists (None: K / 10)")

@@ -8,7 +8,8 @@ import main_teacher
 from planted import planted_flags, write_planted
 from Utils.errors import InputError
 from Utils.training.checkpoint import read_checkpoint
-from Utils.training.trajectory import choose_milestones, load_trajectory, top_k_with_scores, trajectory_file
+from Utils.training.trajectory import (choose_by_epoch, choose_milestones, load_trajectory, top_k_with_scores,
+                                      trajectory_file)
 from Models.zoo import build_model
 
 
@@ -21,6 +22,28 @@ def test_milestones_at_fractions_of_the_gain_then_the_selected_epoch():
     assert choose_milestones([0.1, 0.9, 0.91, 0.92, 1.0], 4) == [1, 2, 3, 4]
     # the latest a milestone can be still leaves room for the ones after it
     assert choose_milestones([0.1, 0.1, 0.1, 0.1, 1.0], 3) == [2, 3, 4]
+
+
+def test_points_by_epoch_are_the_best_so_far_at_fractions_of_training():
+    # BPR-MF's new bests come thick early and sparse late: 1, 2, 3, 5, 8, 13, 40, 77, 120, 180, then 230
+    epochs = [1, 2, 3, 5, 8, 13, 40, 77, 120, 180, 230]
+    chosen = choose_by_epoch(epochs, 4)                          # targets 57.5, 115, 172.5, then 230
+    assert [epochs[i] for i in chosen] == [40, 77, 120, 230]
+    assert choose_by_epoch(epochs, 1) == [10] and choose_by_epoch([3, 9], 4) == [0, 1]
+    # every target before the first snapshot: the first ones, kept distinct
+    assert [[100, 101, 102, 103, 104][i] for i in choose_by_epoch([100, 101, 102, 103, 104], 3)] == [100, 101, 104]
+    # a loop over the definition, on random increasing epochs
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        epochs = sorted(set(torch.randint(0, 300, (12,), generator=generator).tolist()))
+        chosen = choose_by_epoch(epochs, 4)
+        assert chosen == sorted(set(chosen)) and chosen[-1] == len(epochs) - 1 and len(chosen) == min(4, len(epochs))
+        if len(epochs) > 4:
+            for k, i in enumerate(chosen[:-1], start=1):
+                target = k / 4 * epochs[-1]
+                previous = chosen[k - 2] if k > 1 else -1
+                candidates = [j for j in range(previous + 1, len(epochs) - (4 - k)) if epochs[j] <= target]
+                assert i == (candidates[-1] if candidates else previous + 1)
 
 
 @pytest.fixture(scope="module")

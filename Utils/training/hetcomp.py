@@ -47,7 +47,8 @@ def family_args(args, family):
     run's data, protocol and output flags, and its trajectory settings."""
     return base_model_args(args, model=family, dim=TEACHER_DIMS[family], lr=TEACHER_DEFAULTS["lr"],
                            reg=TEACHER_DEFAULTS["reg"], seed=TEACHER_DEFAULTS["seed"], trajectory=args.trajectory,
-                           trajectory_K=args.trajectory_K, save_path=args.teacher_path,
+                           trajectory_K=args.trajectory_K, trajectory_spacing=args.trajectory_spacing,
+                           save_path=args.teacher_path,
                            **FAMILY_TRAINING.get(family, {}))
 
 
@@ -68,7 +69,7 @@ def find_or_train(ctx, family):
     family_ctx = context_for(ctx, args)
     key = model_key(family_ctx, args.dim, args.lr, args.reg, args.seed, vars(args))
     path = checkpoint_file(args.save_path, key)
-    if os.path.isfile(trajectory_file(path, args.trajectory, args.trajectory_K)):
+    if os.path.isfile(trajectory_file(path, args.trajectory, args.trajectory_K, args.trajectory_spacing)):
         return path, key, None
     print(f"HetComp: no {BASE_MODELS[family].name} teacher with a {args.trajectory}-point trajectory for this "
           f"split at {path}: training it first (dim {args.dim}, lr {args.lr:g}, reg {args.reg:g}, seed {args.seed}; "
@@ -86,9 +87,9 @@ def given_checkpoint(ctx, path):
     a = ctx.args
     stored = read_checkpoint(path)
     check_key(path, stored["key"], split_key(ctx), SPLIT_FIELDS)
-    if not os.path.isfile(trajectory_file(path, a.trajectory, a.trajectory_K)):
+    if not os.path.isfile(trajectory_file(path, a.trajectory, a.trajectory_K, a.trajectory_spacing)):
         family = MODEL_OF_CLASS.get(stored["key"].get("model"), "?")
-        raise InputError(f"--teachers {path}: no trajectory beside it ({trajectory_file(path, a.trajectory, a.trajectory_K)}); "
+        raise InputError(f"--teachers {path}: no trajectory beside it ({trajectory_file(path, a.trajectory, a.trajectory_K, a.trajectory_spacing)}); "
                          f"train it with main_teacher.py --model {family} --trajectory {a.trajectory} "
                          f"--trajectory_K {a.trajectory_K} and its other settings")
     return path, stored["key"]
@@ -111,8 +112,8 @@ def load_teachers(ctx, entries):
         else:
             raise InputError(f"--teachers {entry}: neither a base model ({', '.join(BASE_MODELS)}) nor a checkpoint file")
         stored = load_checkpoint(path, key)
-        trajectory = load_trajectory(trajectory_file(path, a.trajectory, a.trajectory_K), key, a.trajectory,
-                                     a.trajectory_K)
+        trajectory = load_trajectory(trajectory_file(path, a.trajectory, a.trajectory_K, a.trajectory_spacing), key,
+                                     a.trajectory, a.trajectory_K, a.trajectory_spacing)
         model = load_frozen(stored, ctx.split, ctx.device)
         teachers.append(TrajectoryTeacher(path, key, model, trajectory["items"].to(ctx.device), trajectory["epochs"],
                                           trajectory["valid_H@5"], describe_teacher(path, stored), trained_s))

@@ -16,7 +16,7 @@ import torch
 
 from Models.method import Method
 from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model, on_device
-from Utils.training.trajectory import TrajectoryRecorder, trajectory_file
+from Utils.training.trajectory import SPACINGS, TrajectoryRecorder, trajectory_file
 from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
 from Utils.training.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser
 from Utils.errors import InputError
@@ -55,6 +55,9 @@ def base_model_parser(description):
                    help="also keep the ranking (top --trajectory_K items per user, with scores) at this many "
                         "points along training, beside the checkpoint (0: none); see Utils/training/trajectory.py")
     g.add_argument("--trajectory_K", type=int, default=100, help="items per user kept at each trajectory point")
+    g.add_argument("--trajectory_spacing", choices=SPACINGS, default="epochs",
+                   help="epochs: the best model so far at epochs k/N of the selected one; gain: the first to reach "
+                        "k/N of the validation gain")
     return parser
 
 
@@ -91,11 +94,11 @@ def train_base_model(ctx, name, checkpoint_path):
         if a.trajectory < 1 or a.trajectory_K < 1 or not checkpoint_path:
             raise InputError("--trajectory N needs N >= 1, --trajectory_K >= 1 and a saved checkpoint (--save 1)")
         recorder = TrajectoryRecorder(ctx.split, a.trajectory, a.trajectory_K, ctx.device,
-                                      f"{os.path.splitext(checkpoint_path)[0]}.snapshots")
+                                      f"{os.path.splitext(checkpoint_path)[0]}.snapshots", a.trajectory_spacing)
     result = run(ctx, model, Method(), name, header=[f"{model.name} dim {a.dim}: {params} parameters"],
                  checkpoint_path=checkpoint_path, checkpoint_key=key, on_improved=recorder)
     if recorder is not None:
-        path = trajectory_file(checkpoint_path, a.trajectory, a.trajectory_K)
+        path = trajectory_file(checkpoint_path, a.trajectory, a.trajectory_K, a.trajectory_spacing)
         state = recorder.save(path, key, model)
         print(f"saved {path} (epochs {state['epochs']})", file=sys.stderr)
     return result

@@ -4,7 +4,11 @@ as each user's top-K unobserved items with their scores (never a users x items m
 While the teacher trains, the improving epochs (of the validation selection) that set a new best
 validation H@5 leave a snapshot of the model's parameters in ``<checkpoint stem>.snapshots/``,
 and the last improving epoch is kept too (the selected checkpoint). When training ends, N of them are
-chosen: the last one and, for k = 1 .. N-1, the first snapshot whose validation H@5 reaches
+chosen (``--trajectory_spacing``): with ``epochs`` (the default) the last one and, for k = 1 .. N-1, the
+best model so far at epoch k/N of the selected one (the last snapshot at or before it), so the points
+spread over the whole training as checkpoints saved at fixed intervals do (the KDs toolkit saves one
+every 50 epochs; the HetComp release ships its precomputed trajectories, not how they were chosen); with
+``gain``, the last one and, for k = 1 .. N-1, the first snapshot whose validation H@5 reaches
 
     v_first + k / N * (v_selected - v_first)
 
@@ -29,6 +33,25 @@ from Utils.errors import InputError
 from Utils.tensors.csr import build_csr
 from Utils.training.checkpoint import load_checkpoint, save_checkpoint
 from Utils.tensors.top_unobserved import top_unobserved_by
+
+
+SPACINGS = ("epochs", "gain")
+
+
+def choose_by_epoch(epochs, n):
+    """epochs: the snapshots' epochs in order (new bests, the last = the selected epoch) -> the indices of
+    the N kept (ascending): for k = 1 .. N-1 the last snapshot at or before epoch k/N of the selected
+    one (the best model so far at that point of training), later ones where it would repeat, then the last."""
+    if len(epochs) <= n:
+        return list(range(len(epochs)))
+    chosen = []
+    for k in range(1, n):
+        target = k / n * epochs[-1]
+        start = chosen[-1] + 1 if chosen else 0
+        stop = len(epochs) - (n - k)                        # leave a snapshot for each later point
+        at_or_before = [i for i in range(start, stop) if epochs[i] <= target]
+        chosen.append(at_or_before[-1] if at_or_before else start)
+    return chosen + [len(epochs) - 1]
 
 
 def choose_milestones(valid, n):
@@ -67,10 +90,12 @@ class TrajectoryRecorder:
     only once a resume state that no longer refers to it is saved (``saved``), so an interrupted run
     resumes with every snapshot its state names (``load_state_dict`` removes those written after it)."""
 
-    def __init__(self, split, n, k, device, folder):
+    def __init__(self, split, n, k, device, folder, spacing="epochs"):
         if k >= split.n_items:
             raise InputError(f"--trajectory_K {k} must be below the number of items ({split.n_items})")
-        self.split, self.n, self.k, self.device = split, n, k, device
+        if spacing not in SPACINGS:
+            raise InputError(f"--trajectory_spacing {spacing!r}: one of {', '.join(SPACINGS)}")
+        self.split, self.n, self.k, self.device, self.spacing = split, n, k, device, spacing
         self.tmp = folder
         os.makedirs(folder, exist_ok=True)
         self.epochs, self.valid = [], []          # the kept snapshots: new bests, then the last improving epoch
@@ -120,7 +145,8 @@ class TrajectoryRecorder:
         """Rank the N chosen snapshots and save them to ``path`` with ``key``; ``trained`` (the model the
         snapshots are of) is left in its final state. -> the saved state."""
         try:
-            chosen = choose_milestones(self.valid, self.n)
+            chosen = choose_by_epoch(self.epochs, self.n) if self.spacing == "epochs" else \
+                choose_milestones(self.valid, self.n)
             model = copy.deepcopy(trained)
             csr = build_csr(self.split.train_users, self.split.train_items, self.split.n_users, self.device)
             lists = []
@@ -132,24 +158,24 @@ class TrajectoryRecorder:
             scores = torch.stack([scores for _, scores in lists])
             state = {"epochs": [self.epochs[i] for i in chosen], "valid_H@5": [self.valid[i] for i in chosen],
                      "items": items, "scores": scores}
-            save_checkpoint(path, state, trajectory_key(key, self.n, self.k),
+            save_checkpoint(path, state, trajectory_key(key, self.n, self.k, self.spacing),
                             {"checksum": lists_checksum(items, scores)})
             return state
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def trajectory_key(checkpoint_key, n, k):
-    return dict(checkpoint_key, trajectory=n, trajectory_K=k)
+def trajectory_key(checkpoint_key, n, k, spacing="epochs"):
+    return dict(checkpoint_key, trajectory=n, trajectory_K=k, trajectory_spacing=spacing)
 
 
-def trajectory_file(checkpoint_path, n, k):
-    return f"{os.path.splitext(checkpoint_path)[0]}.trajectory{n}_top{k}.pt"
+def trajectory_file(checkpoint_path, n, k, spacing="epochs"):
+    return f"{os.path.splitext(checkpoint_path)[0]}.trajectory{n}_top{k}{'' if spacing == 'epochs' else '_' + spacing}.pt"
 
 
-def load_trajectory(path, checkpoint_key, n, k):
-    """The saved trajectory; refused when its key or checksum does not match."""
-    stored = load_checkpoint(path, trajectory_key(checkpoint_key, n, k))
+def load_trajectory(path, checkpoint_key, n, k, spacing="epochs"):
+    """The saved trajectory; refused when its key (spacing included) or checksum does not match."""
+    stored = load_checkpoint(path, trajectory_key(checkpoint_key, n, k, spacing))
     state = stored["state"]
     if stored.get("checksum") != lists_checksum(state["items"], state["scores"]):
         raise InputError(f"{path}: its lists do not match their checksum; delete it to record again")
