@@ -91,12 +91,16 @@ def test_a_run_on_other_data_does_not_overwrite_the_first_runs_log(planted, tmp_
 
 # ---- data -----------------------------------------------------------------------------------------
 
-def test_split_ids_with_holes_are_renumbered_with_a_note(tmp_path, capsys):
-    folder = tmp_path / "holes"
+def write_split(folder, **parts):
+    """train/valid/test.tsv of (user, item) rows under ``folder``."""
     folder.mkdir()
-    (folder / "train.tsv").write_text("user\titem\n0\t0\n0\t1\n1\t1\n1\t100000\n")
-    (folder / "valid.tsv").write_text("user\titem\n0\t100000\n1\t0\n")
-    (folder / "test.tsv").write_text("user\titem\n0\t7\n1\t7\n")
+    for part, rows in parts.items():
+        (folder / f"{part}.tsv").write_text("user\titem\n" + "".join(f"{u}\t{i}\n" for u, i in rows))
+
+
+def test_split_ids_with_holes_are_renumbered_with_a_note(tmp_path, capsys):
+    write_split(tmp_path / "holes", train=[(0, 0), (0, 1), (1, 1), (1, 100000)], valid=[(0, 100000), (1, 0)],
+                test=[(0, 7), (1, 7)])
     split = load_split(str(tmp_path), "holes", 0)
     assert "item ids renumbered 0..3 (4 distinct ids up to 100000)" in capsys.readouterr().err
     assert split.n_items == 4 and "renumbered" in split.source
@@ -105,11 +109,8 @@ def test_split_ids_with_holes_are_renumbered_with_a_note(tmp_path, capsys):
 
 
 def test_contiguous_split_ids_are_left_alone(tmp_path, capsys):
-    folder = tmp_path / "fixed"
-    folder.mkdir()
-    (folder / "train.tsv").write_text("user\titem\n0\t0\n0\t1\n1\t1\n1\t2\n")
-    (folder / "valid.tsv").write_text("user\titem\n0\t2\n1\t0\n")
-    (folder / "test.tsv").write_text("user\titem\n0\t3\n1\t3\n")
+    write_split(tmp_path / "fixed", train=[(0, 0), (0, 1), (1, 1), (1, 2)], valid=[(0, 2), (1, 0)],
+                test=[(0, 3), (1, 3)])
     split = load_split(str(tmp_path), "fixed", 0)
     assert split.n_items == 4 and "renumbered" not in split.source + capsys.readouterr().err
 
