@@ -7,7 +7,7 @@ import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEVELS = (("Utils", 0), ("Utils.errors", 0), ("Utils.atomic", 0), ("Utils.paper", 0), ("Utils.registry", 0),
-          ("Utils.tensors", 1), ("Utils.data", 1), ("Models", 2), ("Utils.training", 3), ("Utils.reporting", 4),
+          ("Utils.tensors", 1), ("Utils.data", 1), ("Models", 2), ("Utils.training", 3), ("Utils.reporting", 4), ("Utils.experiments", 5),
           ("main_", 5))
 
 

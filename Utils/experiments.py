@@ -1,0 +1,218 @@
+"""Many runs at once on Ray Tune: registered runs x split seeds x datasets x flag grids, one trial each.
+
+    python -m Utils.experiments DE URRD --seeds 0 1 2                       # a local Ray on this machine
+    python -m Utils.experiments URRD --grid URRD_lmbda=1e-3,1e-2,1e-1 --seeds 0 1 2
+    python -m Utils.experiments DE --dataset citeULike foursquare --gpus_per_run 0.1   # ten runs per GPU
+    python -m Utils.experiments DE --address auto                          # join a running cluster
+    python -m Utils.experiments student --dry_run -- --max_epoch 5          # flags after -- go to every run
+
+A trial is the entry script's own ``main`` on the command the registry gives (``Utils.registry``) plus
+the grid point, ``--dataset``, the output folders and the flags after ``--``: the same logs under the same
+names, the same numbers as the command typed by hand. What is planned is printed first, each trial as
+done (its finished log exists: never rerun), unfinished (a resume file: the trial continues it) or new;
+the command given again after the driver was killed runs only what is not done. A trial that fails
+(its worker died) is retried up to ``--max_failures`` times, continuing from its last saved epoch: the
+resume files lie in the log folder, which every node must share (one machine, or a shared file system).
+One line per trial state change, then a table of every trial (state, epochs, selected validation and
+test H@5, wall time); over a grid the point with the best validation H@5 of each (run, dataset, split
+seed) is marked, selected on validation only.
+
+Without ``--address`` a local Ray starts on this machine (``--cpus`` of it, all by default); with one it
+joins a cluster started by ``ray start --head`` on one machine and ``ray start --address=<head>:6379`` on
+the others (docs/experiments.md, SLURM too). Ray is optional: ``pip install -r requirements-ray.txt``.
+"""
+import argparse
+import importlib
+import itertools
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+from Utils.errors import InputError, run_cli
+from Utils.registry import RUNS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass
+class Trial:
+    run: str                 # registered run name
+    dataset: str
+    split_seed: int
+    point: dict              # the grid point {flag: value}
+    module: str              # entry script module
+    argv: list               # its command-line flags
+    name: str                # the log name the entry script gives them
+    log: str                 # <log_path>/<dataset>/<name>.jsonl
+
+    @property
+    def state(self):
+        if os.path.exists(self.log[:-len(".jsonl")] + ".resume.pt"):
+            return "unfinished"
+        return "done" if os.path.isfile(self.log) else "new"
+
+
+def parse_grid(items):
+    """['URRD_lmbda=1e-3,1e-2', 'U_K=20,40'] -> [{'URRD_lmbda': '1e-3', 'U_K': '20'}, ...] (the product)."""
+    axes = []
+    for item in items or []:
+        flag, sep, values = item.partition("=")
+        if not sep or not flag or not values:
+            raise InputError(f"--grid {item!r}: expected FLAG=v1,v2,...")
+        axes.append([(flag.lstrip("-"), v) for v in values.split(",") if v])
+    return [dict(point) for point in itertools.product(*axes)] if axes else [{}]
+
+
+def plan(runs, seeds, datasets, grid, log_path, extra=()):
+    """The trials, in order, each with the log name its entry script gives it."""
+    unknown = [r for r in runs if r not in RUNS]
+    if unknown or not runs:
+        raise InputError(f"unknown or no runs {unknown} (known: {', '.join(RUNS)})")
+    trials = []
+    for run, dataset, seed, point in itertools.product(runs, datasets, seeds, grid):
+        command = RUNS[run].command(seed)
+        module = command[0][:-len(".py")]
+        grid_flags = itertools.chain.from_iterable((f"--{k}", v) for k, v in point.items())
+        argv = [*command[1:], "--dataset", dataset, *extra, *grid_flags, "--log_path", log_path]   # the grid wins
+        entry = importlib.import_module(module)
+        name = entry.planned_name(argv)
+        trials.append(Trial(run, dataset, seed, point, module, argv, name,
+                            os.path.join(log_path, dataset, f"{name}.jsonl")))
+    names = [t.log for t in trials]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"two trials would write one log: {', '.join(repeated)}")
+    return trials
+
+
+def run_trial(config):
+    """The Tune trainable: the entry script's main on the trial's flags, in the project folder
+    (``config['trial']``: root, module, argv, label)."""
+    config = config["trial"]
+    os.chdir(config["root"])
+    if config["root"] not in sys.path:
+        sys.path.insert(0, config["root"])
+    from ray import tune
+    start = time.perf_counter()
+    result = importlib.import_module(config["module"]).main(list(config["argv"]))
+    final = result.final
+    tune.report({"valid_H@5": final["valid"]["H@5"], "test_H@5": final["test"]["H@5"],
+                 "epochs": final["epochs_run"], "wall_s": time.perf_counter() - start})
+
+
+def summary_table(trials, results):
+    """Markdown: one row per trial; a grid's best validation point per (run, dataset, split seed) marked."""
+    best = {}
+    for t in trials:
+        r = results.get(t.name)
+        if r and "valid_H@5" in r:
+            group = (t.run, t.dataset, t.split_seed)
+            if group not in best or r["valid_H@5"] > results[best[group]]["valid_H@5"]:
+                best[group] = t.name
+    several = {g for g in best if sum((t.run, t.dataset, t.split_seed) == g for t in trials) > 1}
+    lines = ["| trial | state | epochs | valid H@5 | test H@5 | wall s |", "|---|---|---|---|---|---|"]
+    for t in trials:
+        r = results.get(t.name, {})
+        mark = " (best valid)" if (t.run, t.dataset, t.split_seed) in several and best.get(
+            (t.run, t.dataset, t.split_seed)) == t.name else ""
+        cells = [r.get("state", t.state), r.get("epochs", ""), *(f"{r[k]:.4f}" if k in r else "" for k in
+                                                                  ("valid_H@5", "test_H@5")),
+                 f"{r['wall_s']:.0f}" if "wall_s" in r else ""]
+        lines.append(f"| {t.dataset}/{t.name}{mark} | " + " | ".join(map(str, cells)) + " |")
+    return "\n".join(lines)
+
+
+def finished_metrics(trial):
+    """The selected validation and test H@5 and epochs of a trial's finished log."""
+    import json
+    with open(trial.log) as f:
+        final = json.loads(f.readlines()[-1]).get("final", {})
+    return {"state": "done before", "epochs": final.get("epochs_run", ""),
+            **({"valid_H@5": final["valid"]["H@5"], "test_H@5": final["test"]["H@5"]} if "test" in final else {})}
+
+
+def execute(trials, address=None, cpus=None, cpus_per_run=1, gpus_per_run=0, max_failures=2, storage=None):
+    """Run the trials not done as Ray Tune trials -> {trial name: result metrics and state}."""
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise InputError("Ray is not installed: pip install -r requirements-ray.txt") from None
+
+    class Lines(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            print(f"{time.strftime('%H:%M:%S')} started   {trial.config['trial']['label']}", flush=True)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            print(f"{time.strftime('%H:%M:%S')} finished  {trial.config['trial']['label']}", flush=True)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            print(f"{time.strftime('%H:%M:%S')} failed    {trial.config['trial']['label']}", flush=True)
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            print(f"{time.strftime('%H:%M:%S')} retrying  {trial.config['trial']['label']} (continues its last saved epoch)",
+                  flush=True)
+
+    todo = [t for t in trials if t.state != "done"]
+    results = {t.name: finished_metrics(t) for t in trials if t.state == "done"}
+    if not todo:
+        return results
+    # Ray starts its workers at nice 15; a training run deserves the priority it has when typed by hand
+    # (a cluster's workers take theirs from the environment of `ray start`: docs/experiments.md)
+    os.environ.setdefault("RAY_worker_niceness", "0")
+    ray.init(address=address, num_cpus=None if address else cpus, include_dashboard=False, log_to_driver=False,
+             ignore_reinit_error=True, runtime_env={"env_vars": {"PYTHONPATH": ROOT}},
+             object_store_memory=None if address else 200 * 2 ** 20)     # trials pass no data through it
+    configs = [{"root": ROOT, "module": t.module, "argv": t.argv, "label": f"{t.dataset}/{t.name}"} for t in todo]
+    trainable = tune.with_resources(run_trial, {"cpu": cpus_per_run, "gpu": gpus_per_run})
+    tuner = tune.Tuner(trainable, param_space={"trial": tune.grid_search(configs)},
+                       tune_config=tune.TuneConfig(trial_name_creator=lambda tr: tr.config["trial"]["label"]
+                                                   .replace("/", "-")),
+                       run_config=tune.RunConfig(name=f"experiments_{time.strftime('%Y%m%d_%H%M%S')}",
+                                                 storage_path=storage or os.path.join(ROOT, "runs", "ray"),
+                                                 failure_config=tune.FailureConfig(max_failures=max_failures),
+                                                 callbacks=[Lines()], verbose=0))
+    grid = tuner.fit()
+    for result in grid:
+        name = result.config["trial"]["label"].split("/", 1)[1]
+        metrics = dict(result.metrics or {})
+        results[name] = {**{k: metrics[k] for k in ("valid_H@5", "test_H@5", "epochs", "wall_s") if k in metrics},
+                         "state": "failed" if result.error else "finished"}
+    return results
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("runs", nargs="+", help="registered run names (python -m Utils.registry list)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="split seeds (--LOO_seed)")
+    p.add_argument("--dataset", nargs="+", default=["citeULike"], help="dataset folders under --data_path")
+    p.add_argument("--grid", nargs="*", default=[], help="FLAG=v1,v2,... (one axis each; their product)")
+    p.add_argument("--log_path", default="logs/", help="every trial's --log_path (shared by every node)")
+    p.add_argument("--address", default=None, help="a running Ray cluster (auto: the local one); none: start one")
+    p.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray (all by default)")
+    p.add_argument("--cpus_per_run", type=float, default=1, help="CPUs each trial holds (and --num_threads)")
+    p.add_argument("--gpus_per_run", type=float, default=0, help="GPU share each trial holds (0.1: ten per GPU)")
+    p.add_argument("--max_failures", type=int, default=2, help="retries of a failed trial (each continues it)")
+    p.add_argument("--dry_run", action="store_true", help="print the plan and stop")
+    a = p.parse_args(argv)
+    threads = ["--num_threads", str(max(1, int(a.cpus_per_run)))] if "--num_threads" not in extra else []
+    trials = plan(a.runs, a.seeds, a.dataset, parse_grid(a.grid), a.log_path, [*threads, "--quiet", *extra])
+    for t in trials:
+        print(f"{t.state:10s} {t.dataset}/{t.name}: python {t.module}.py {' '.join(t.argv)}")
+    if a.dry_run:
+        return {}
+    results = execute(trials, a.address, a.cpus, a.cpus_per_run, a.gpus_per_run, a.max_failures)
+    print(summary_table(trials, results))
+    failed = [name for name, r in results.items() if r.get("state") == "failed"]
+    if failed:
+        raise InputError(f"trials failed: {', '.join(failed)}")
+    return results
+
+
+if __name__ == "__main__":
+    run_cli(main)
