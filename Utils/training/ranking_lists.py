@@ -10,7 +10,7 @@ import sys
 import torch
 
 from Utils.tensors.csr import build_csr
-from Utils.tensors.top_unobserved import top_unobserved, top_unobserved_by  # noqa: F401 (re-exported)
+from Utils.tensors.top_unobserved import top_unobserved, top_unobserved_by
 from Utils.training.checkpoint import read_checkpoint, save_checkpoint, tensors_fingerprint
 from Utils.errors import InputError
 
