@@ -28,6 +28,11 @@ def records(path):
 
 @pytest.fixture(scope="module")
 def grid_run(tmp_path_factory):
+    try:                                   # a machine where Ray itself cannot start is not a failure of ours
+        ray.init(num_cpus=1, include_dashboard=False, object_store_memory=100 * 2 ** 20)
+    except Exception as err:               # noqa: BLE001 (Ray raises several kinds)
+        pytest.skip(f"Ray cannot start on this machine: {err}")
+    ray.shutdown()
     root = tmp_path_factory.mktemp("experiments")
     write_planted(str(root))
     extra = ["--data_path", str(root), "--save_path", str(root / "saved"), *TINY_TRAINING, "--max_epoch", "8"]
