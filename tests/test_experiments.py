@@ -73,3 +73,34 @@ def test_bad_plans_are_refused_before_ray_starts(tmp_path):
         experiments.main(["student", "--grid", "lr", "--dry_run"])
     with pytest.raises(InputError, match="two trials would write one log"):
         experiments.plan(["student", "student"], [0], ["citeULike"], [{}], str(tmp_path))
+
+
+def test_a_killed_driver_continues_with_the_same_command(tmp_path):
+    """Kill the driver (and its local Ray) once the first of three trials has finished; the same command
+    again does not rerun that trial and finishes the others."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    write_planted(str(tmp_path))
+    extra = ["--data_path", str(tmp_path), "--save_path", str(tmp_path / "saved"), *TINY_TRAINING, "--max_epoch", "8"]
+    command = [sys.executable, "-m", "Utils.experiments", "student", "--dataset", "planted", "--grid",
+               "lr=0.02,0.03,0.04", "--log_path", str(tmp_path / "logs"), "--cpus", "1", "--", *extra]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    driver = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    logs = tmp_path / "logs" / "planted"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (logs.exists() and list(logs.glob("*.jsonl"))):
+        time.sleep(0.2)
+    finished = sorted(logs.glob("*.jsonl"))
+    assert finished, driver.communicate()[0].decode()[-2000:]
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    first = {p.name: p.read_bytes() for p in finished}
+    again = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    plan_lines = [line for line in again.stdout.splitlines() if line.startswith(("done", "new", "unfinished"))]
+    assert sum(line.startswith("done") for line in plan_lines) >= len(first) and len(plan_lines) == 3
+    assert len(list(logs.glob("*.jsonl"))) == 3
+    assert all((logs / name).read_bytes() == content for name, content in first.items())   # not rerun
