@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from Utils.errors import InputError, run_cli
 from Utils.registry import RUNS
+from Utils.training.config import DEFAULT_LOG_PATH
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -192,7 +193,8 @@ def main(argv=None):
     p.add_argument("--seeds", nargs="+", type=int, default=[0], help="split seeds (--LOO_seed)")
     p.add_argument("--dataset", nargs="+", default=["citeULike"], help="dataset folders under --data_path")
     p.add_argument("--grid", nargs="*", default=[], help="FLAG=v1,v2,... (one axis each; their product)")
-    p.add_argument("--log_path", default="logs/", help="every trial's --log_path (shared by every node)")
+    p.add_argument("--log_path", default=DEFAULT_LOG_PATH,
+                   help="every trial's --log_path, shared by every node (reference runs: logs/)")
     p.add_argument("--address", default=None, help="a running Ray cluster (auto: the local one); none: start one")
     p.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray (all by default)")
     p.add_argument("--cpus_per_run", type=float, default=1, help="CPUs each trial holds (and --num_threads)")

@@ -1,7 +1,8 @@
 """Result tables from the JSON-lines logs alone: one run per row, or mean and std over split seeds.
 
     python -m Utils.reporting.results --methods teacher student DE URRD DERRD --seeds 0 1 2          # tables
-    python -m Utils.reporting.results --methods teacher student URRD --seeds 1 2 --run               # run missing, then tables
+    python -m Utils.experiments teacher student URRD --seeds 1 2 --log_path logs/ && python -m Utils.reporting.results ...
+                                                      # run what is missing first (Utils/experiments.py), then tables
 
 Writes ``<log_dir>/results_seeds.md`` (markdown for docs/results.md: the mean ± std table, then each method's
 gain over the student paired by split) and ``results_seeds.csv``.
@@ -10,7 +11,6 @@ import argparse
 import csv
 import io
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -113,20 +113,6 @@ def csv_table(summary, keys=KEYS):
     return buffer.getvalue()
 
 
-def run_missing(methods, seeds, log_dir, extra):
-    for method in methods:
-        if method not in RUNS:
-            raise InputError(f"--methods: unknown method {method!r} (known: {', '.join(RUNS)})")
-        for seed in seeds:
-            if not os.path.isfile(os.path.join(log_dir, log_name(method, seed) + ".jsonl")):
-                command = [sys.executable, *RUNS[method].command(seed), "--quiet",
-                           "--log_path", os.path.dirname(os.path.normpath(log_dir)),
-                           "--dataset", os.path.basename(os.path.normpath(log_dir)), *extra]
-                print("running:", " ".join(command[1:]), file=sys.stderr, flush=True)
-                if subprocess.run(command).returncode:
-                    raise InputError(f"{' '.join(command[1:])} failed")
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -135,11 +121,8 @@ def main(argv=None):
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split seeds (LOO_seed) averaged")
     p.add_argument("--baseline", default="student",
                    help="the gains table: each method minus this run on the same split (when it is listed)")
-    p.add_argument("--run", action="store_true", help="first train the runs whose logs are missing")
     p.add_argument("--out", default=None, help="file stem of the tables (default <log_dir>/results_seeds)")
-    args, extra = p.parse_known_args(argv)
-    if args.run:
-        run_missing(args.methods, args.seeds, args.log_dir, extra)
+    args = p.parse_args(argv)
     found = collect(args.log_dir, args.methods, args.seeds)
     if not found:
         raise InputError(f"no finished logs for {args.methods} in {args.log_dir}")
