@@ -24,32 +24,33 @@ def test_a_trial_whose_node_is_removed_continues_elsewhere_from_its_last_saved_e
     workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
     cluster.wait_for_nodes()
     extra = ["--data_path", str(tmp_path), "--save_path", str(tmp_path / "saved"), *TINY_TRAINING,
-             "--max_epoch", "150", "--early_stop", "150", "--resume_every", "0", "--num_threads", "1"]
+             "--max_epoch", "1500", "--early_stop", "1500", "--resume_every", "0", "--num_threads", "1"]
     logs = tmp_path / "logs"
     trials = experiments.plan(["student"], [0], ["planted"], [{"lr": "0.02"}, {"lr": "0.03"}], str(logs),
                               ["--quiet", *extra])
     removed = []
 
     def remove_a_worker_mid_way():
-        deadline = time.time() + 300
+        """Once both trials have logged ten epochs (their unfinished logs), remove the first worker node."""
+        deadline = time.time() + 600
         while time.time() < deadline:
-            states = [p for p in (logs / "planted").glob("*.resume.pt")] if (logs / "planted").exists() else []
-            if len(states) == 2:
-                time.sleep(1.0)
+            parts = list((logs / "planted").glob("*.jsonl.*.part")) if (logs / "planted").exists() else []
+            if len(parts) == 2 and all(sum(1 for _ in open(p)) >= 10 for p in parts):
                 cluster.remove_node(workers[0])
                 removed.append(time.time())
                 return
-            time.sleep(0.2)
+            time.sleep(0.05)
 
     monitor = threading.Thread(target=remove_a_worker_mid_way, daemon=True)
     monitor.start()
     try:
         results = experiments.execute(trials, address=cluster.address, max_failures=3)
+        ended = time.time()
     finally:
+        monitor.join(timeout=600)
         ray.shutdown()
         cluster.shutdown()
-    monitor.join(timeout=5)
-    assert removed, "both trials never ran at once"
+    assert removed and removed[0] < ended, "the node was not removed while the trials ran"
     assert sorted(r["state"] for r in results.values()) == ["finished", "finished"]
     pieces = {t.name: json.loads(open(t.log).readlines()[-1])["final"]["pieces"] for t in trials}
     interrupted = [t for t in trials if len(pieces[t.name]) > 1]
