@@ -303,3 +303,14 @@ def test_resume_every_takes_auto_or_seconds():
     out = subprocess.run([sys.executable, os.path.join(ROOT, "main_teacher.py"), "--resume_every", "soon"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--resume_every: expected 'auto' or seconds >= 0, got 'soon'" in out.stderr
+
+
+def test_the_logged_identity_is_not_a_second_copy_in_the_key():
+    """A state saved before the configuration recorded the teacher's fingerprint (``identity``) continues:
+    the fingerprint enters the key once, by name."""
+    from Utils.training.resume import resume_key
+    config = {"lr": 0.001, "commit": "abc"}
+    old = resume_key(config, torch.device("cpu"), {"teacher": "f00d"})
+    new = resume_key(dict(config, identity={"teacher": "f00d"}), torch.device("cpu"), {"teacher": "f00d"})
+    assert new == old == {"lr": 0.001, "device_type": "cpu", "teacher": "f00d"}
+    assert resume_key(config, torch.device("cpu"), {"teacher": "beef"}) != old
