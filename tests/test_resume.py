@@ -317,3 +317,13 @@ def test_the_logged_identity_is_not_a_second_copy_in_the_key():
     new = resume_key(dict(config, identity={"teacher": "f00d"}), torch.device("cpu"), {"teacher": "f00d"})
     assert new == old == {"lr": 0.001, "device_type": "cpu", "teacher": "f00d"}
     assert resume_key(config, torch.device("cpu"), {"teacher": "beef"}) != old
+
+
+def test_a_state_whose_key_holds_a_field_that_is_no_longer_keyed_continues(tmp_path):
+    from Utils.training.resume import ResumeFile
+    key = {"lr": 0.001, "device_type": "cpu", "teacher": "f00d"}
+    older = ResumeFile(str(tmp_path / "run.resume.pt"), dict(key, identity={"teacher": "f00d"}))
+    older.save({"epoch": 3})
+    assert ResumeFile(older.path, key).state == {"epoch": 3}
+    with pytest.raises(InputError, match="teacher"):
+        ResumeFile(older.path, dict(key, teacher="beef"))

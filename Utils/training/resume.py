@@ -110,8 +110,11 @@ class ResumeFile:
             stored = read_checkpoint(self.path)
         except InputError as err:
             raise InputError(f"{err}; give --restart to discard it and start over") from None
+        # states saved by commits 6b54f17..74db4a3 carry the configuration's copy of the identity as a field
+        # of its own; its values are compared by name below, so the copy is left out
+        saved_key = {k: v for k, v in stored["key"].items() if k not in NOT_IN_KEY}
         try:
-            check_key(self.path, stored["key"], self.key)       # names every field that differs
+            check_key(self.path, saved_key, self.key)            # names every field that differs
         except InputError as err:
             raise InputError(f"{err}; give --restart to discard it and start over") from None
         return stored["state"]
