@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from Models.method import Method
+from Utils.tensors.expert_mixture import dense_mixture
 from Utils.tensors.sampling import gumbel_like
 
 DEFAULT_SKIP_RATIO = 2.0 ** -30   # 64x below float32 resolution (2^-24) of the selected expert's output
@@ -55,12 +56,10 @@ class ExpertBank(nn.Module):
         self.b2 = nn.Parameter(torch.empty(num_experts, d_t).uniform_(-bound2, bound2))
 
     def mixture_dense(self, s, w):
-        """All pairs. s [n, d_s], w [n, M] -> t_hat [n, d_t], as two matrix products:
-        H = relu(s W1_all + b1) [n, M*h];  t_hat = (w (x) H) W2_stacked + w b2."""
-        n, M = w.shape
-        hidden = F.relu(s @ self.W1.permute(1, 0, 2).reshape(self.d_s, M * self.h) + self.b1.reshape(-1))
-        weighted = (hidden.view(n, M, self.h) * w.unsqueeze(2)).reshape(n, M * self.h)
-        return weighted @ self.W2.reshape(M * self.h, self.d_t) + w @ self.b2
+        """All pairs. s [n, d_s], w [n, M] -> t_hat [n, d_t]: H = relu(s W1_all + b1) [n, M*h],
+        t_hat = (w (x) H) W2_stacked + w b2, its elementwise work in cache-sized row chunks
+        (Utils/tensors/expert_mixture.py; the same numbers as the two products under autograd)."""
+        return dense_mixture(s, w, self.W1, self.b1, self.W2, self.b2)
 
     def mixture_sparse(self, s, w, active):
         """Only the pairs in ``active`` ([n, M] bool): pairs grouped by expert into tiles of TILE

@@ -1,0 +1,119 @@
+"""DE's dense step (all experts computed) against the floor of its products on this CPU.
+
+    python benchmarks/de_dense_floor.py [--threads 1] [--repeats 5]
+
+One training step of DE while the selection is soft computes the mixture of all M experts for the
+batch's unique users, positive items and negative items (on CiteULike's 1024-triple batches about 705,
+973 and 1007 rows) forward and backward. The script prints, for the paper's CiteULike shapes
+(d_s 20, h 110, d_t 200, M 30):
+
+- every matrix product of the step at its own shape, timed alone (GFLOP/s), and their sum;
+- the floor: the step's FLOPs at the rate of a large square product on this machine;
+- the step as the two products over all experts under autograd compute it (DE's code before 2026-12-02)
+  and as ``Utils.tensors.expert_mixture.dense_mixture`` (what ``ExpertBank.mixture_dense`` calls) does
+  for several chunk sizes, each with its ratio to the floor. The variants alternate within each repeat, so load from other processes hits all alike;
+  the median of the repeats is shown.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from Models.DE import ExpertBank  # noqa: E402
+from Utils.tensors.expert_mixture import DEFAULT_CHUNK, dense_mixture  # noqa: E402
+from tests.test_expert_mixture import two_products  # noqa: E402
+
+ROWS = (705, 973, 1007)       # unique users, positives, negatives of one CiteULike batch (seed 0)
+D_S, D_T, M = 20, 200, 30
+
+
+def timed(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def product_shapes(n, h):
+    """(m, k, n) of each product of one dense call on n rows, forward and backward, as autograd runs it."""
+    Mh = M * h
+    return [("fwd  s @ W1_all", n, D_S, Mh), ("fwd  (w*H) @ W2_all", n, Mh, D_T),
+            ("bwd  g @ W2_all^T", n, D_T, Mh), ("bwd  (w*H)^T @ g", Mh, n, D_T),
+            ("bwd  s^T @ G", D_S, n, Mh), ("bwd  G @ W1_all^T", n, Mh, D_S)]
+
+
+def gemm_time(m, k, n, repeats):
+    a, b, c = torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)
+    return timed(lambda: torch.mm(a, b, out=c), repeats)
+
+
+def step(banks, inputs, mixture):
+    """Forward and backward of the three DE terms of one step (loss SUM ||t - t_hat||^2)."""
+    for bank in banks:
+        for p in bank.parameters():
+            p.grad = None
+    loss = 0
+    for bank, (s, logits, t) in zip((banks[0], banks[1], banks[1]), inputs):
+        loss = loss + ((t - mixture(bank, s, torch.softmax(logits, 1))) ** 2).sum()
+    loss.backward()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--chunks", type=int, nargs="+", default=[64, 128, 256, 512])
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    banks = [ExpertBank(M, D_S, D_T), ExpertBank(M, D_S, D_T)]
+    h = banks[0].h
+    inputs = []
+    for n in ROWS:
+        s = torch.randn(n, D_S, requires_grad=True)
+        logits = torch.randn(n, M, requires_grad=True)
+        inputs.append((s, logits, torch.randn(n, D_T)))
+
+    print(f"torch {torch.__version__}, {a.threads} thread(s); rows per call {ROWS}; experts [{D_S} -> {h} -> {D_T}] x {M}")
+    big = 2048
+    big_s = gemm_time(big, big, big, a.repeats)
+    rate = 2 * big ** 3 / big_s
+    print(f"large product {big}^3: {rate / 1e9:.0f} GFLOP/s\n")
+    print("| product (one call, n rows) | shape m x k x n | GFLOP | ms | GFLOP/s |\n|---|---|---|---|---|")
+    flops = products_s = 0.0
+    for n in ROWS:
+        for label, m, k, nn in product_shapes(n, h):
+            t = gemm_time(m, k, nn, a.repeats)
+            f = 2 * m * k * nn
+            flops += f
+            products_s += t
+            if n == ROWS[-1]:
+                print(f"| {label} | {m} x {k} x {nn} | {f / 1e9:.2f} | {t * 1e3:.1f} | {f / t / 1e9:.0f} |")
+    floor = flops / rate
+    print(f"\nthe step's products: {flops / 1e9:.1f} GFLOP; each timed alone, summed: {products_s * 1e3:.0f} ms; "
+          f"floor at the large-product rate: {floor * 1e3:.0f} ms\n")
+
+    variants = {"two products, autograd (before)": (
+        lambda bank, s, w: two_products(s, w, bank.W1, bank.b1, bank.W2, bank.b2))}
+    for c in a.chunks:
+        variants[f"dense_mixture, chunk {c}" + (" (default)" if c == DEFAULT_CHUNK else "")] = (
+            lambda bank, s, w, c=c: dense_mixture(s, w, bank.W1, bank.b1, bank.W2, bank.b2, chunk=c))
+    times = {k: [] for k in variants}
+    for _ in range(a.repeats):
+        for label, mixture in variants.items():
+            times[label].append(timed(lambda: step(banks, inputs, mixture), 1))
+    print("| step (3 calls, forward + backward) | ms | x floor |\n|---|---|---|")
+    for label, ts in times.items():
+        t = statistics.median(ts)
+        print(f"| {label} | {t * 1e3:.0f} | {t / floor:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
