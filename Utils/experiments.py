@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from Utils.errors import InputError, run_cli
 from Utils.registry import RUNS
 from Utils.training.config import DEFAULT_LOG_PATH
+from Utils.training.resume import resume_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,8 +49,13 @@ class Trial:
     log: str                 # <log_path>/<dataset>/<name>.jsonl
 
     @property
+    def resume(self):
+        """The run's resume file (its entry script's ``--resume_every``)."""
+        return resume_file(os.path.dirname(self.log), self.name)
+
+    @property
     def state(self):
-        if os.path.exists(self.log[:-len(".jsonl")] + ".resume.pt"):
+        if os.path.exists(self.resume):
             return "unfinished"
         return "done" if os.path.isfile(self.log) else "new"
 
@@ -89,17 +95,53 @@ def plan(runs, seeds, datasets, grid, log_path, extra=()):
 
 def run_trial(config):
     """The Tune trainable: the entry script's main on the trial's flags, in the project folder
-    (``config['trial']``: root, module, argv, label)."""
+    (``config['trial']``: root, module, argv, label, resume).
+
+    Every evaluated epoch is reported to Tune (its validation metrics); when the run has saved its
+    resume state since the last report, the report carries that file as the trial's checkpoint. A
+    trial that Tune restarts (its node died) takes its checkpoint back when the log folder of the
+    node it now runs on has no resume file of its own (a folder the nodes do not share), so it
+    continues from its last saved epoch either way. The last report is the run's selected result."""
     config = config["trial"]
     os.chdir(config["root"])
     if config["root"] not in sys.path:
         sys.path.insert(0, config["root"])
+    import shutil
+    import tempfile
     from ray import tune
+    from Utils.training.listeners import epoch_listener
+
+    resume = config["resume"]
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None and not os.path.exists(resume):
+        with checkpoint.as_directory() as folder:
+            os.makedirs(os.path.dirname(resume), exist_ok=True)
+            shutil.copyfile(os.path.join(folder, os.path.basename(resume)), resume + ".from_tune")
+            os.replace(resume + ".from_tune", resume)
     start = time.perf_counter()
-    result = importlib.import_module(config["module"]).main(list(config["argv"]))
+    pending = []                                   # a save not yet reported (an epoch without evaluation)
+
+    def report(record, saved):
+        if saved:
+            pending[:] = [saved]
+        if "valid" not in record:
+            return
+        metrics = {"epoch": record["epoch"], "loss": record["loss"], "valid_H@5": record["valid"]["H@5"],
+                   "valid_N@5": record["valid"]["N@5"], "wall_s": time.perf_counter() - start}
+        if not pending:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            shutil.copyfile(pending[0], os.path.join(folder, os.path.basename(resume)))
+            pending.clear()
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    with epoch_listener(report):
+        result = importlib.import_module(config["module"]).main(list(config["argv"]))
     final = result.final
-    tune.report({"valid_H@5": final["valid"]["H@5"], "test_H@5": final["test"]["H@5"],
-                 "epochs": final["epochs_run"], "wall_s": time.perf_counter() - start})
+    tune.report({"epoch": final["epochs_run"] - 1, "valid_H@5": final["valid"]["H@5"],
+                 "valid_N@5": final["valid"]["N@5"], "test_H@5": final["test"]["H@5"],
+                 "epochs": final["epochs_run"], "wall_s": time.perf_counter() - start, "finished": True})
 
 
 def summary_table(trials, results):
@@ -133,8 +175,19 @@ def finished_metrics(trial):
             **({"valid_H@5": final["valid"]["H@5"], "test_H@5": final["test"]["H@5"]} if "test" in final else {})}
 
 
-def execute(trials, address=None, cpus=None, cpus_per_run=1, gpus_per_run=0, max_failures=2, storage=None):
-    """Run the trials not done as Ray Tune trials -> {trial name: result metrics and state}."""
+def asha_scheduler(grace):
+    """Tune's ASHA on the per-epoch validation H@5, time in evaluated epochs: at each rung (grace,
+    grace x 3, grace x 9, ...) a trial below the best third of those that reached it is stopped. No
+    last rung: a trial that passes them all ends as its early stopping says."""
+    from ray.tune.schedulers import ASHAScheduler
+    return ASHAScheduler(time_attr="training_iteration", metric="valid_H@5", mode="max", grace_period=grace,
+                         max_t=10 ** 9, reduction_factor=3)
+
+
+def execute(trials, address=None, cpus=None, cpus_per_run=1, gpus_per_run=0, max_failures=2, storage=None,
+            scheduler=None):
+    """Run the trials not done as Ray Tune trials -> {trial name: result metrics and state}.
+    ``scheduler``: a Tune scheduler (``asha_scheduler``) that may stop trials early; none by default."""
     try:
         import ray
         from ray import tune
@@ -146,7 +199,8 @@ def execute(trials, address=None, cpus=None, cpus_per_run=1, gpus_per_run=0, max
             print(f"{time.strftime('%H:%M:%S')} started   {trial.config['trial']['label']}", flush=True)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            print(f"{time.strftime('%H:%M:%S')} finished  {trial.config['trial']['label']}", flush=True)
+            ended = "finished " if (trial.last_result or {}).get("finished") else "stopped  "
+            print(f"{time.strftime('%H:%M:%S')} {ended} {trial.config['trial']['label']}", flush=True)
 
         def on_trial_error(self, iteration, trials, trial, **info):
             print(f"{time.strftime('%H:%M:%S')} failed    {trial.config['trial']['label']}", flush=True)
@@ -165,11 +219,12 @@ def execute(trials, address=None, cpus=None, cpus_per_run=1, gpus_per_run=0, max
     ray.init(address=address, num_cpus=None if address else cpus, include_dashboard=False, log_to_driver=False,
              ignore_reinit_error=True, runtime_env={"env_vars": {"PYTHONPATH": ROOT}},
              object_store_memory=None if address else 200 * 2 ** 20)     # trials pass no data through it
-    configs = [{"root": ROOT, "module": t.module, "argv": t.argv, "label": f"{t.dataset}/{t.name}"} for t in todo]
+    configs = [{"root": ROOT, "module": t.module, "argv": t.argv, "label": f"{t.dataset}/{t.name}",
+                "resume": os.path.abspath(t.resume)} for t in todo]
     trainable = tune.with_resources(run_trial, {"cpu": cpus_per_run, "gpu": gpus_per_run})
     tuner = tune.Tuner(trainable, param_space={"trial": tune.grid_search(configs)},
                        tune_config=tune.TuneConfig(trial_name_creator=lambda tr: tr.config["trial"]["label"]
-                                                   .replace("/", "-")),
+                                                   .replace("/", "-"), scheduler=scheduler),
                        run_config=tune.RunConfig(name=f"experiments_{time.strftime('%Y%m%d_%H%M%S')}",
                                                  storage_path=storage or os.path.join(ROOT, "runs", "ray"),
                                                  failure_config=tune.FailureConfig(max_failures=max_failures),
@@ -178,8 +233,12 @@ def execute(trials, address=None, cpus=None, cpus_per_run=1, gpus_per_run=0, max
     for result in grid:
         name = result.config["trial"]["label"].split("/", 1)[1]
         metrics = dict(result.metrics or {})
+        state = "failed" if result.error else "finished" if metrics.get("finished") else (
+            f"stopped early at epoch {metrics.get('epoch')} (resume file kept)")
         results[name] = {**{k: metrics[k] for k in ("valid_H@5", "test_H@5", "epochs", "wall_s") if k in metrics},
-                         "state": "failed" if result.error else "finished"}
+                         "state": state}
+        if not metrics.get("finished"):
+            results[name].pop("valid_H@5", None)       # that epoch's, not a selected result
     return results
 
 
@@ -199,7 +258,14 @@ def main(argv=None):
     p.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray (all by default)")
     p.add_argument("--cpus_per_run", type=float, default=1, help="CPUs each trial holds (and --num_threads)")
     p.add_argument("--gpus_per_run", type=float, default=0, help="GPU share each trial holds (0.1: ten per GPU)")
+    p.add_argument("--storage", default=None,
+                   help="Tune's folder for trial results and checkpoints (default runs/ray; on a cluster one "
+                        "every node reaches, or a URI Ray supports)")
     p.add_argument("--max_failures", type=int, default=2, help="retries of a failed trial (each continues it)")
+    p.add_argument("--asha", action="store_true",
+                   help="stop hopeless grid points early with Tune's ASHA on the per-epoch validation H@5 "
+                        "(changes which points finish: docs/experiments.md)")
+    p.add_argument("--asha_grace", type=int, default=20, help="evaluated epochs before ASHA's first cut")
     p.add_argument("--dry_run", action="store_true", help="print the plan and stop")
     a = p.parse_args(argv)
     threads = ["--num_threads", str(max(1, int(a.cpus_per_run)))] if "--num_threads" not in extra else []
@@ -208,7 +274,9 @@ def main(argv=None):
         print(f"{t.state:10s} {t.dataset}/{t.name}: python {t.module}.py {' '.join(t.argv)}")
     if a.dry_run:
         return {}
-    results = execute(trials, a.address, a.cpus, a.cpus_per_run, a.gpus_per_run, a.max_failures)
+    scheduler = asha_scheduler(a.asha_grace) if a.asha else None
+    results = execute(trials, a.address, a.cpus, a.cpus_per_run, a.gpus_per_run, a.max_failures,
+                      storage=a.storage, scheduler=scheduler)
     print(summary_table(trials, results))
     failed = [name for name, r in results.items() if r.get("state") == "failed"]
     if failed:

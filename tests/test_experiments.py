@@ -37,7 +37,7 @@ def grid_run(tmp_path_factory):
     write_planted(str(root))
     extra = ["--data_path", str(root), "--save_path", str(root / "saved"), *TINY_TRAINING, "--max_epoch", "8"]
     argv = ["student", "--dataset", "planted", "--grid", "lr=0.02,0.0001", "--log_path", str(root / "logs"),
-            "--cpus", "2", "--", *extra]
+            "--cpus", "2", "--storage", str(root / "tune"), "--", *extra]
     results = experiments.main(argv)
     yield root, argv, extra, results
     ray.shutdown()
@@ -51,6 +51,38 @@ def test_trials_write_the_logs_the_command_by_hand_writes(grid_run, capsys):
     by_hand = main_teacher.main([*trial.argv[:-1], str(root / "by_hand")])
     assert os.path.basename(trial.log) == f"{trial.name}.jsonl" and by_hand.final["epochs_run"] == 8
     assert records(trial.log) == records(str(root / "by_hand" / "planted" / f"{trial.name}.jsonl"))
+
+
+def test_every_evaluated_epoch_is_reported_to_tune_with_its_resume_state(grid_run):
+    """Tune's own result files hold one report per epoch (the log's validation numbers) and then the
+    selected result; the reports of saved epochs carry the resume file as the trial's checkpoint."""
+    root, _, _, results = grid_run
+    for name in results:
+        trial_dirs = [d for d in (root / "tune").glob("experiments_*/*") if d.is_dir() and name in d.name]
+        assert len(trial_dirs) == 1, trial_dirs
+        reports = [json.loads(line) for line in open(trial_dirs[0] / "result.json")]
+        epochs = [json.loads(line) for line in open(root / "logs" / "planted" / f"{name}.jsonl") if '"epoch"' in line]
+        assert [r["valid_H@5"] for r in reports[:-1]] == [e["valid"]["H@5"] for e in epochs]
+        assert reports[-1]["finished"] and reports[-1]["valid_H@5"] == results[name]["valid_H@5"]
+        checkpoints = sorted(trial_dirs[0].glob("checkpoint_*/*.resume.pt"))
+        assert checkpoints and all(p.name == f"{name}.resume.pt" for p in checkpoints)
+
+
+def test_asha_stops_a_hopeless_grid_point_and_keeps_its_resume_file(tmp_path):
+    """One CPU, so the good point runs first; the hopeless one (lr 1e-6) is below it at the first rung."""
+    ray.shutdown()
+    write_planted(str(tmp_path))
+    extra = ["--data_path", str(tmp_path), "--save_path", str(tmp_path / "saved"), *TINY_TRAINING,
+             "--max_epoch", "12", "--resume_every", "0"]
+    results = experiments.main(["student", "--dataset", "planted", "--grid", "lr=0.02,0.000001", "--log_path",
+                                str(tmp_path / "logs"), "--cpus", "1", "--storage", str(tmp_path / "tune"),
+                                "--asha", "--asha_grace", "3", "--", *extra])
+    ray.shutdown()
+    good, bad = (next(n for n in results if lr in n) for lr in ("lr0.02", "lr1e-06"))
+    assert results[good]["state"] == "finished" and results[good]["epochs"] == 12
+    assert results[bad]["state"].startswith("stopped early at epoch 2")
+    assert os.path.exists(tmp_path / "logs" / "planted" / f"{bad}.resume.pt")
+    assert not os.path.exists(tmp_path / "logs" / "planted" / f"{bad}.jsonl")
 
 
 def test_a_finished_log_is_not_rerun_and_the_grid_is_selected_on_validation(grid_run, capsys):

@@ -31,13 +31,18 @@ def test_a_trial_whose_node_is_removed_continues_elsewhere_from_its_last_saved_e
     removed = []
 
     def remove_a_worker_mid_way():
-        """Once both trials have logged ten epochs (their unfinished logs), remove the first worker node."""
+        """Once both trials have logged ten epochs (their unfinished logs), remove the first worker node
+        and the resume files in the log folder, as if it were that node's own disk: the interrupted trial
+        can only continue from the checkpoint it reported to Tune (the other saves its own again)."""
         deadline = time.time() + 600
         while time.time() < deadline:
             parts = list((logs / "planted").glob("*.jsonl.*.part")) if (logs / "planted").exists() else []
             if len(parts) == 2 and all(sum(1 for _ in open(p)) >= 10 for p in parts):
                 cluster.remove_node(workers[0])
                 removed.append(time.time())
+                for t in trials:
+                    if os.path.exists(t.resume):
+                        os.remove(t.resume)
                 return
             time.sleep(0.05)
 
@@ -56,6 +61,6 @@ def test_a_trial_whose_node_is_removed_continues_elsewhere_from_its_last_saved_e
     interrupted = [t for t in trials if len(pieces[t.name]) > 1]
     assert len(interrupted) == 1, pieces
     t = interrupted[0]
-    assert pieces[t.name][1]["first_epoch"] > 0                      # continued, not restarted
+    assert pieces[t.name][1]["first_epoch"] > 0          # continued from Tune's checkpoint, not restarted
     main_teacher.main([*t.argv[:-1], str(tmp_path / "by_hand")])
     assert records(t.log) == records(str(tmp_path / "by_hand" / "planted" / f"{t.name}.jsonl"))

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from Models.method import Batch
 from Utils.errors import RunDiverged
+from Utils.training.listeners import notify
 from Utils.training.resume import restore_rng, rng_state
 from Utils.tensors.row_gradients import RowGradients, guard_against_direct_use
 from Utils.tensors.sampling import PairSet, sample_negatives, torch_draw
@@ -216,6 +217,7 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
         epochs.set_postfix(loss=f"{record['loss']:.2f}",
                            valid_H5=f"{record.get('valid', {}).get('H@5', float('nan')):.4f}")
         stop = epoch >= cfg.es_epoch and selection.should_stop
+        saved = None
         if resume is not None and not stop and epoch + 1 < cfg.max_epoch and resume.due():
             progress.pieces[-1]["last_epoch"] = epoch
             start = time.perf_counter()
@@ -227,6 +229,8 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
             piece["save_s"] = piece.get("save_s", 0.0) + resume.last_save_s
             if hasattr(on_improved, "saved"):
                 on_improved.saved()
+            saved = resume.path
+        notify(record, saved)
         if stop:
             break
     epochs.close()
