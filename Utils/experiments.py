@@ -5,14 +5,18 @@
     python -m Utils.experiments DE --dataset citeULike foursquare --gpus_per_run 0.1   # ten runs per GPU
     python -m Utils.experiments DE --address auto                          # join a running cluster
     python -m Utils.experiments student --dry_run -- --max_epoch 5          # flags after -- go to every run
+    python -m Utils.experiments URRD --grid URRD_lmbda=1e-4,1e-3,1e-2,1e-1 --asha  # prune a grid early
 
 A trial is the entry script's own ``main`` on the command the registry gives (``Utils.registry``) plus
 the grid point, ``--dataset``, the output folders and the flags after ``--``: the same logs under the same
 names, the same numbers as the command typed by hand. What is planned is printed first, each trial as
 done (its finished log exists: never rerun), unfinished (a resume file: the trial continues it) or new;
 the command given again after the driver was killed runs only what is not done. A trial that fails
-(its worker died) is retried up to ``--max_failures`` times, continuing from its last saved epoch: the
-resume files lie in the log folder, which every node must share (one machine, or a shared file system).
+(its worker died) is retried up to ``--max_failures`` times, continuing from its last saved epoch: from
+the resume file in the log folder, or on a node that does not see it from the trial's Tune checkpoint
+(each evaluated epoch is reported to Tune, with the resume file when one was just saved). ``--asha``
+stops hopeless grid points early (off by default: it changes which points finish); ``--time_budget S``
+stops every trial after S seconds, resumably (a machine lent for a fixed time).
 One line per trial state change, then a table of every trial (state, epochs, selected validation and
 test H@5, wall time); over a grid the point with the best validation H@5 of each (run, dataset, split
 seed) is marked, selected on validation only.
@@ -185,9 +189,11 @@ def asha_scheduler(grace):
 
 
 def execute(trials, address=None, cpus=None, cpus_per_run=1, gpus_per_run=0, max_failures=2, storage=None,
-            scheduler=None):
+            scheduler=None, time_budget=None):
     """Run the trials not done as Ray Tune trials -> {trial name: result metrics and state}.
-    ``scheduler``: a Tune scheduler (``asha_scheduler``) that may stop trials early; none by default."""
+    ``scheduler``: a Tune scheduler (``asha_scheduler``) that may stop trials early; none by default.
+    ``time_budget``: seconds after which Tune stops every trial still running (each keeps its resume
+    file: the same command continues them), for a machine lent for a fixed time."""
     try:
         import ray
         from ray import tune
@@ -224,7 +230,8 @@ def execute(trials, address=None, cpus=None, cpus_per_run=1, gpus_per_run=0, max
     trainable = tune.with_resources(run_trial, {"cpu": cpus_per_run, "gpu": gpus_per_run})
     tuner = tune.Tuner(trainable, param_space={"trial": tune.grid_search(configs)},
                        tune_config=tune.TuneConfig(trial_name_creator=lambda tr: tr.config["trial"]["label"]
-                                                   .replace("/", "-"), scheduler=scheduler),
+                                                   .replace("/", "-"), scheduler=scheduler,
+                                                   time_budget_s=time_budget),
                        run_config=tune.RunConfig(name=f"experiments_{time.strftime('%Y%m%d_%H%M%S')}",
                                                  storage_path=storage or os.path.join(ROOT, "runs", "ray"),
                                                  failure_config=tune.FailureConfig(max_failures=max_failures),
@@ -266,6 +273,8 @@ def main(argv=None):
                    help="stop hopeless grid points early with Tune's ASHA on the per-epoch validation H@5 "
                         "(changes which points finish: docs/experiments.md)")
     p.add_argument("--asha_grace", type=int, default=20, help="evaluated epochs before ASHA's first cut")
+    p.add_argument("--time_budget", type=float, default=None,
+                   help="seconds after which every trial still running is stopped, resumable (a lent machine)")
     p.add_argument("--dry_run", action="store_true", help="print the plan and stop")
     a = p.parse_args(argv)
     threads = ["--num_threads", str(max(1, int(a.cpus_per_run)))] if "--num_threads" not in extra else []
@@ -276,7 +285,7 @@ def main(argv=None):
         return {}
     scheduler = asha_scheduler(a.asha_grace) if a.asha else None
     results = execute(trials, a.address, a.cpus, a.cpus_per_run, a.gpus_per_run, a.max_failures,
-                      storage=a.storage, scheduler=scheduler)
+                      storage=a.storage, scheduler=scheduler, time_budget=a.time_budget)
     print(summary_table(trials, results))
     failed = [name for name, r in results.items() if r.get("state") == "failed"]
     if failed:

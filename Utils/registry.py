@@ -85,29 +85,13 @@ def paper_row(label):
     return RUNS[base].paper if base in RUNS else None
 
 
-def job_lines(names, split_seeds, extra=()):
-    """One line per (run, split seed): ``<log name> <script> <flags...>``, the format of
-    ``scripts/reference_runs_cuda.sh`` (and of any queue that runs them one after another)."""
-    return [" ".join([get(name).log_name(seed), *get(name).command(seed), *extra])
-            for name in names for seed in split_seeds]
-
-
 def main(argv=None):
-    """``python -m Utils.registry jobs DCD FTD --seeds 0 1 2 [--dataset foursquare]``: the reference runs'
-    job lines; ``python -m Utils.registry list``: every registered run."""
+    """``python -m Utils.registry list``: every registered run, with its command (to run many of them:
+    ``python -m Utils.experiments``)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("what", choices=["jobs", "list"])
-    parser.add_argument("runs", nargs="*", help="registered run names (jobs)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="split seeds")
-    parser.add_argument("--dataset", default=None, help="added as --dataset to every command")
-    args = parser.parse_args(argv)
-    if args.what == "list":
-        print("\n".join(f"{r.name:22s} python {' '.join(r.command())}    {r.what}" for r in RUNS.values()))
-        return
-    unknown = [name for name in args.runs if name not in RUNS]
-    if unknown or not args.runs:
-        parser.error(f"unknown or no run names {unknown} (known: {', '.join(RUNS)})")
-    print("\n".join(job_lines(args.runs, args.seeds, ("--dataset", args.dataset) if args.dataset else ())))
+    parser.add_argument("what", choices=["list"])
+    parser.parse_args(argv)
+    print("\n".join(f"{r.name:22s} python {' '.join(r.command())}    {r.what}" for r in RUNS.values()))
 
 
 if __name__ == "__main__":

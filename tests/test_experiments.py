@@ -85,6 +85,23 @@ def test_asha_stops_a_hopeless_grid_point_and_keeps_its_resume_file(tmp_path):
     assert not os.path.exists(tmp_path / "logs" / "planted" / f"{bad}.jsonl")
 
 
+def test_a_time_budget_stops_the_trials_resumably(tmp_path):
+    """--time_budget (a machine lent for a fixed time) stops a long trial; its resume file stays and
+    the plan of the same command lists it as unfinished."""
+    ray.shutdown()
+    write_planted(str(tmp_path))
+    extra = ["--data_path", str(tmp_path), "--save_path", str(tmp_path / "saved"), *TINY_TRAINING,
+             "--max_epoch", "100000", "--early_stop", "100000"]
+    argv = ["student", "--dataset", "planted", "--log_path", str(tmp_path / "logs"), "--cpus", "1",
+            "--storage", str(tmp_path / "tune"), "--", *extra]
+    results = experiments.main(argv[:-len(extra) - 1] + ["--time_budget", "25", "--", *extra])
+    ray.shutdown()
+    (name, result), = results.items()
+    assert result["state"].startswith("stopped early at epoch")
+    trial = experiments.plan(["student"], [0], ["planted"], [{}], str(tmp_path / "logs"), extra)[0]
+    assert trial.state == "unfinished" and not os.path.exists(trial.log)
+
+
 def test_a_finished_log_is_not_rerun_and_the_grid_is_selected_on_validation(grid_run, capsys):
     root, argv, _, first = grid_run
     capsys.readouterr()

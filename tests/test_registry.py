@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from Utils.registry import PLOT_RUNS, RUNS, TABLE_RUNS, job_lines, main, paper_row
+from Utils.registry import PLOT_RUNS, RUNS, TABLE_RUNS, main, paper_row
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,19 +20,14 @@ def test_each_registered_command_logs_under_its_registered_name(name, split_seed
     assert module.planned_name(run.command(split_seed)[1:]) == run.log_name(split_seed)
 
 
-def test_job_lines_name_each_command_as_its_script_does(capsys):
-    lines = job_lines(["HTD", "NeuMF_RD"], [0, 1], ("--dataset", "foursquare"))
-    assert lines == ["HTD main_TD.py --variant htd --dataset foursquare",
-                     "HTD_LOO1 main_TD.py --variant htd --LOO_seed 1 --dataset foursquare",
-                     "NeuMF_RD main_RD.py --model neumf --dataset foursquare",
-                     "NeuMF_RD_LOO1 main_RD.py --model neumf --LOO_seed 1 --dataset foursquare"]
-    for line in lines:
-        name, script, *flags = line.split()
-        assert importlib.import_module(script[:-3]).planned_name(flags) == name
-    main(["jobs", "DCD", "--seeds", "2"])
-    assert capsys.readouterr().out == "DCD_LOO2 main_DCD.py --LOO_seed 2\n"
+def test_list_prints_every_registered_command(capsys):
+    main(["list"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(RUNS)
+    assert lines[0].split()[:2] == ["teacher", "python"] and "main_TD.py --variant htd" in lines[[
+        line.split()[0] for line in lines].index("HTD")]
     with pytest.raises(SystemExit):
-        main(["jobs", "NoSuchMethod"])
+        main(["jobs", "DCD"])
 
 
 def test_every_table_and_plot_run_is_registered_and_has_an_end_to_end_case():
