@@ -60,6 +60,7 @@ RUNS = {r.name: r for r in (
 # and columns (dataset, base model).
 TABLE2_ROWS = {"Teacher": "teacher", "Student": "student", "RD": "RD", "CD": "CD", "DE": "DE", "RRD": "URRD",
                "DE-RRD": "DERRD"}
+TABLE2_LABELS = {"CD": "CD (teacher-guided)"}     # how a row is printed, where its run needs saying
 TABLE2_COLUMNS = (("citeULike", "bpr"), ("citeULike", "neumf"), ("foursquare", "bpr"), ("foursquare", "neumf"))
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from Utils.atomic import write_text_atomic
 from Utils.errors import InputError, run_cli
 from Utils.paper import PAPER_TABLE2_ALL
-from Utils.registry import TABLE2_COLUMNS, TABLE2_ROWS, table2_run
+from Utils.registry import TABLE2_COLUMNS, TABLE2_LABELS, TABLE2_ROWS, table2_run
 from Utils.reporting.results import collect
 
 LABELS = {"citeULike": "CiteULike", "foursquare": "Foursquare", "bpr": "BPR", "neumf": "NeuMF"}
@@ -41,7 +41,7 @@ def table2(log_root, seeds):
             name = table2_run(row, model)
             found = collect(os.path.join(log_root, dataset), [name], seeds).get(name, {})
             cells += [our_cell(found), paper_cell(PAPER_TABLE2_ALL[(dataset, model)][row])]
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+        lines.append(f"| {TABLE2_LABELS.get(row, row)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
