@@ -29,13 +29,16 @@ import argparse
 import importlib
 import itertools
 import os
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
 from Utils.errors import InputError, run_cli
 from Utils.registry import RUNS
 from Utils.training.config import DEFAULT_LOG_PATH
+from Utils.training.listeners import epoch_listener
 from Utils.training.resume import resume_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -110,10 +113,7 @@ def run_trial(config):
     os.chdir(config["root"])
     if config["root"] not in sys.path:
         sys.path.insert(0, config["root"])
-    import shutil
-    import tempfile
     from ray import tune
-    from Utils.training.listeners import epoch_listener
 
     resume = config["resume"]
     checkpoint = tune.get_checkpoint()
