@@ -30,7 +30,7 @@ class CD(Method):
     name = "CD"
 
     def __init__(self, teacher, teacher_lists, split, generator, lmbda=0.5, n_d=2, T=20.0, soft_T=2.0,
-                 guide="teacher"):
+                 guide="student"):
         self.teacher, self.lists, self.generator = teacher, teacher_lists, generator
         self.lmbda, self.n_d, self.soft_T, self.guide = lmbda, n_d, soft_T, guide
         self.N = teacher_lists.shape[1]
@@ -38,7 +38,7 @@ class CD(Method):
         device = teacher_lists.device
         self.train_ptr, self.train_items = build_csr(split.train_users, split.train_items, split.n_users, device)
         self.drawn = None
-        self.name = "CD" if guide == "teacher" else "CD-student"
+        self.name = "CD" if guide == "student" else "CD-teacher"
 
     def start_epoch(self, epoch):
         self.drawn = None          # drawn at the first batch (student-guided: from the student as it is then)

@@ -39,9 +39,8 @@ RUNS = {r.name: r for r in (
     Run("DERRD", "main_DERRD.py", (), "DERRD", "DE + RRD (CIKM'20)"),
     Run("DERRD_unsampled", "main_DERRD.py", ("--sampling", "none"), None, "DE + unsampled RRD"),
     Run("RD", "main_RD.py", (), "RD", "Ranking Distillation (KDD'18), the paper's baseline"),
-    Run("CD", "main_CD.py", (), "CD", "Collaborative Distillation (ICDM'19), the paper's baseline"),
-    Run("CD_student", "main_CD.py", ("--guide", "student"), None,
-        "CD guided by the student's own ranking (the KDs toolkit's CiteULike setting)"),
+    Run("CD", "main_CD.py", (), "CD", "Collaborative Distillation (ICDM'19), the paper's baseline, student-guided"),
+    Run("CD_teacher", "main_CD.py", ("--guide", "teacher"), None, "CD guided by the teacher's fixed ranking"),
     Run("FTD", "main_TD.py", (), None, "Full Topology Distillation (KDD'21)"),
     Run("HTD", "main_TD.py", ("--variant", "htd"), None, "Hierarchical Topology Distillation (KDD'21)"),
     Run("DCD", "main_DCD.py", (), None, "Dual Correction Distillation (CIKM'21)"),
@@ -60,7 +59,7 @@ RUNS = {r.name: r for r in (
 # and columns (dataset, base model).
 TABLE2_ROWS = {"Teacher": "teacher", "Student": "student", "RD": "RD", "CD": "CD", "DE": "DE", "RRD": "URRD",
                "DE-RRD": "DERRD"}
-TABLE2_LABELS = {"CD": "CD (teacher-guided)"}     # how a row is printed, where its run needs saying
+TABLE2_LABELS = {"CD": "CD (student-guided)"}     # how a row is printed, where its run needs saying
 TABLE2_COLUMNS = (("citeULike", "bpr"), ("citeULike", "neumf"), ("foursquare", "bpr"), ("foursquare", "neumf"))
 
 
@@ -69,7 +68,7 @@ def table2_run(row, model):
     base = TABLE2_ROWS[row]
     return base if model == "bpr" else f"NeuMF_{base}"
 
-TABLE_RUNS = ("teacher", "student", "DE", "URRD", "DERRD", "RD", "CD", "CD_student", "FTD", "HTD", "DCD", "DE_DCD")   # the multi-seed table's rows
+TABLE_RUNS = ("teacher", "student", "DE", "URRD", "DERRD", "RD", "CD", "CD_teacher", "FTD", "HTD", "DCD", "DE_DCD")   # the multi-seed table's rows
 PLOT_RUNS = ("teacher", "student", "DE", "URRD", "IR_RRD", "URRD_unsampled_K100", "DERRD", "RD", "CD", "FTD")
 
 

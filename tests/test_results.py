@@ -105,4 +105,4 @@ def test_table2_cells_average_the_runs_found_and_say_what_is_missing(tmp_path):
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in text.splitlines()[2:]}
     assert rows["RD"][0] == "0.4500 / 0.5000 (2)" and rows["RD"][1] == "0.4533 / 0.3395"
     assert rows["RRD"][2] == "0.3000 / 0.5000 (1)" and rows["RRD"][0] == "not run yet"
-    assert rows["DE"][4] == "not run yet" and rows["CD (teacher-guided)"][5] == "0.5006 / 0.3608"
+    assert rows["DE"][4] == "not run yet" and rows["CD (student-guided)"][5] == "0.5006 / 0.3608"
