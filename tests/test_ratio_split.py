@@ -1,0 +1,78 @@
+"""The KDs toolkit's per-user 8:1:1 split (Utils/data/ratio_split.py) against a line-by-line
+transcription of its preprocessing rule, and its invariants."""
+import numpy as np
+import pytest
+
+from Utils.data.ratio_split import ratio_split
+
+
+def transcription(lines, ratios=(8, 1, 1), low_user=5, low_item=5):
+    """The toolkit's steps with plain lists: pairs in file order, alternate user / item filters until
+    stable, ids renumbered in sorted order, each user's pairs cut in file order."""
+    pairs = [(u, i) for u, line in enumerate(lines) for i in line]
+    size = -1
+    while size != len(pairs):
+        size = len(pairs)
+        per_user = {}
+        for u, _ in pairs:
+            per_user[u] = per_user.get(u, 0) + 1
+        pairs = [(u, i) for u, i in pairs if per_user[u] >= low_user]
+        per_item = {}
+        for _, i in pairs:
+            per_item[i] = per_item.get(i, 0) + 1
+        pairs = [(u, i) for u, i in pairs if per_item[i] >= low_item]
+    users = sorted({u for u, _ in pairs})
+    items = sorted({i for _, i in pairs})
+    pairs = [(users.index(u), items.index(i)) for u, i in pairs]
+    markers = np.cumsum(ratios)
+    train, valid, test = [], [], []
+    for u in range(len(users)):
+        group = [p for p in pairs if p[0] == u]
+        left = max(int(np.floor(markers[0] * len(group) / markers[-1])), 1)
+        right = int(np.floor(markers[1] * len(group) / markers[-1]))
+        train += group[:left]
+        if left < right:
+            valid += group[left:right]
+        if right < len(group):
+            test += group[right:]
+    return len(users), len(items), train, valid, test
+
+
+def random_lines(seed, n_users=60, n_items=40):
+    rng = np.random.default_rng(seed)
+    return [list(rng.choice(n_items, size=rng.integers(0, 25), replace=False)) for _ in range(n_users)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equals_the_transcription_of_the_toolkit_rule(seed):
+    lines = random_lines(seed)
+    users = np.array([u for u, line in enumerate(lines) for _ in line])
+    items = np.array([i for line in lines for i in line])
+    got = ratio_split(users, items, min_item=5)
+    n_users, n_items, train, valid, test = transcription(lines)
+    assert (got.n_users, got.n_items) == (n_users, n_items) and n_users > 10
+    for ours, theirs in ((got.train, train), (got.valid, valid), (got.test, test)):
+        assert ours.tolist() == [list(p) for p in theirs]
+
+
+def test_parts_are_disjoint_cover_every_kept_pair_and_respect_the_minimums():
+    lines = random_lines(5, n_users=200, n_items=60)
+    users = np.array([u for u, line in enumerate(lines) for _ in line])
+    items = np.array([i for line in lines for i in line])
+    s = ratio_split(users, items, min_item=5)
+    every = np.concatenate([s.train, s.valid, s.test])
+    assert len({tuple(p) for p in every.tolist()}) == len(every)
+    assert (np.bincount(every[:, 0]) >= 5).all() and (np.bincount(every[:, 1]) >= 5).all()
+    per_user = np.bincount(every[:, 0])
+    assert (np.bincount(s.train[:, 0], minlength=s.n_users) == np.maximum(per_user * 8 // 10, 1)).all()
+    again = ratio_split(users, items, min_item=5)
+    assert all((x == y).all() for x, y in zip((s.train, s.valid, s.test), (again.train, again.valid, again.test)))
+
+
+def test_citeulike_gives_the_counts_the_toolkit_ships():
+    import os
+    from Utils.data.data_io import read_users_dat
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    raw = read_users_dat(os.path.join(root, "data", "citeULike", "users.dat"))
+    s = ratio_split(raw.users, raw.items)
+    assert (s.n_users, s.n_items, len(s.train), len(s.valid), len(s.test)) == (5219, 25181, 98405, 12451, 14724)
