@@ -76,3 +76,53 @@ def test_citeulike_gives_the_counts_the_toolkit_ships():
     raw = read_users_dat(os.path.join(root, "data", "citeULike", "users.dat"))
     s = ratio_split(raw.users, raw.items)
     assert (s.n_users, s.n_items, len(s.train), len(s.valid), len(s.test)) == (5219, 25181, 98405, 12451, 14724)
+
+
+def hetcomp_transcription(lines, test_ratio=0.2, seed=0):
+    """The HetComp release's load_data with dicts, as its code reads."""
+    np.random.seed(seed)
+    count_u, count_i = {}, {}
+    raw = [(u, i) for u, line in enumerate(lines) for i in line]
+    for u, i in raw:
+        count_u[u] = count_u.get(u, 0) + 1
+        count_i[i] = count_i.get(i, 0) + 1
+    u_ids, i_ids, total = {}, {}, {}
+    for u, i in raw:
+        if count_u[u] < 5:
+            continue
+        uu = u_ids.setdefault(u, len(u_ids))
+        ii = i_ids.setdefault(i, len(i_ids))
+        total.setdefault(uu, {})[ii] = 1
+    train, valid, test = {}, {}, {}
+    for u in total:
+        its = list(total[u].keys())
+        np.random.shuffle(its)
+        k = int(len(its) * test_ratio)
+        test[u], valid[u], train[u] = its[:k], its[k:2 * k], its[2 * k:]
+    seen = {i for u in train for i in train[u]}
+    for u in list(valid):
+        valid[u] = [i for i in valid[u] if i in seen]
+        if not valid[u]:
+            del valid[u], test[u]
+    for u in list(test):
+        test[u] = [i for i in test[u] if i in seen]
+        if not test[u]:
+            del test[u], valid[u]
+    flat = lambda d: [[u, i] for u in d for i in d[u]]   # noqa: E731
+    return len(u_ids), len(i_ids), flat(train), flat(valid), flat(test)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_hetcomp_split_equals_the_transcription_of_the_release(seed):
+    from Utils.data.ratio_split import hetcomp_split
+    lines = random_lines(seed, n_users=80, n_items=120)
+    lines[3] = lines[3] + lines[3][:2]                       # a repeated item: counted once
+    users = np.array([u for u, line in enumerate(lines) for _ in line])
+    items = np.array([i for line in lines for i in line])
+    got = hetcomp_split(users, items, seed=seed)
+    n_users, n_items, train, valid, test = hetcomp_transcription(lines, seed=seed)
+    assert (got.n_users, got.n_items) == (n_users, n_items)
+    assert got.train.tolist() == train and got.valid.tolist() == valid and got.test.tolist() == test
+    trained = set(got.train[:, 1].tolist())
+    assert all(i in trained for i in got.valid[:, 1].tolist() + got.test[:, 1].tolist())
+    assert set(got.valid[:, 0].tolist()) == set(got.test[:, 0].tolist())
