@@ -136,8 +136,11 @@ def run_trial(config):
             tune.report(metrics)
             return
         with tempfile.TemporaryDirectory() as folder:
-            shutil.copyfile(pending[0], os.path.join(folder, os.path.basename(resume)))
-            pending.clear()
+            try:
+                shutil.copyfile(pending.pop(), os.path.join(folder, os.path.basename(resume)))
+            except FileNotFoundError:          # removed under the running trial: this report has none
+                tune.report(metrics)
+                return
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
     with epoch_listener(report):
