@@ -35,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from Utils.atomic import atomic_path
 from Utils.errors import InputError, run_cli
 from Utils.registry import RUNS
 from Utils.training.config import DEFAULT_LOG_PATH
@@ -118,10 +119,8 @@ def run_trial(config):
     resume = config["resume"]
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None and not os.path.exists(resume):
-        with checkpoint.as_directory() as folder:
-            os.makedirs(os.path.dirname(resume), exist_ok=True)
-            shutil.copyfile(os.path.join(folder, os.path.basename(resume)), resume + ".from_tune")
-            os.replace(resume + ".from_tune", resume)
+        with checkpoint.as_directory() as folder, atomic_path(resume) as tmp:
+            shutil.copyfile(os.path.join(folder, os.path.basename(resume)), tmp)
     start = time.perf_counter()
     pending = []                                   # a save not yet reported (an epoch without evaluation)
 
