@@ -1,6 +1,7 @@
 """Hostile inputs found by trying to break the scripts (issue 19, section 4): each gives one clear line
 (or the correct behaviour), never a traceback or a silently wrong file."""
 import fcntl
+import json
 import os
 import pty
 import re
@@ -22,6 +23,7 @@ from planted import planted_flags, write_planted
 from Utils.data.dataset import load_split
 from Utils.errors import InputError
 from Utils.training.checkpoint import read_checkpoint, save_checkpoint
+from Utils.training.resume import current_names
 from Utils.training.selection import PerCutoffSelection
 from Utils.training.trainer import latest_stop
 
@@ -87,6 +89,33 @@ def test_a_run_on_other_data_does_not_overwrite_the_first_runs_log(planted, tmp_
     shutil.copytree(os.path.join(root, "planted"), copy / "planted")
     flags[flags.index("--data_path") + 1] = str(copy)
     main_teacher.main(flags)
+
+
+def test_a_log_whose_method_an_older_commit_named_otherwise_is_the_same_configuration(planted):
+    """Logs committed before the renames say method 'BPR' for plain training and 'CD-student' / 'CD' for
+    student- / teacher-guided CD: rerunning their configuration replaces them; another method does not."""
+    root, common = planted
+    flags = common + ["--dim", "8"] + SHORT + ["--run_name", "legacy_name"]
+    main_teacher.main(flags)
+    log = os.path.join(root, "logs", "planted", "legacy_name.jsonl")
+    lines = open(log).read().splitlines()
+    final = json.loads(lines[-1])
+    assert final["final"]["config"]["method"] == "none"
+    for recorded, accepted in (("BPR", True), ("CD-student", False)):
+        final["final"]["config"]["method"] = recorded
+        open(log, "w").write("\n".join(lines[:-1] + [json.dumps(final)]) + "\n")
+        if accepted:
+            main_teacher.main(flags)
+        else:
+            with pytest.raises(InputError, match=r"method: 'CD' there, 'none' here"):
+                main_teacher.main(flags)
+
+
+def test_current_names_maps_cd_by_its_guide():
+    assert current_names({"method": "CD", "guide": "teacher"})["method"] == "CD-teacher"
+    assert current_names({"method": "CD-student", "guide": "student"})["method"] == "CD"
+    assert current_names({"method": "CD", "guide": "student"})["method"] == "CD"
+    assert current_names({"method": "DE"})["method"] == "DE"
 
 
 # ---- data -----------------------------------------------------------------------------------------

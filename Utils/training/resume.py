@@ -56,6 +56,21 @@ def resume_key(config, device, identity=None):
     return key
 
 
+# Method names older commits recorded in a log's configuration, as the code names the same method now:
+# plain training was named after its base model; CD's default guide became the student (issue 24),
+# when the teacher-guided method's name moved from "CD" to "CD-teacher".
+LEGACY_METHOD_NAMES = {"BPR": "none", "CD-student": "CD"}
+
+
+def current_names(config):
+    """``config`` (a logged configuration) with a method name recorded by an older commit replaced by the
+    name the code gives the same configuration now (:data:`LEGACY_METHOD_NAMES`)."""
+    method = config.get("method")
+    if method == "CD" and config.get("guide") == "teacher":
+        method = "CD-teacher"
+    return dict(config, method=LEGACY_METHOD_NAMES.get(method, method))
+
+
 def check_name_free(log_path, key):
     """Refuse (InputError) to write a run's logs over the finished log ``log_path`` of another
     configuration: one whose recorded configuration, data split or teacher (``identity``) differs from
@@ -69,7 +84,7 @@ def check_name_free(log_path, key):
         config = json.loads(last)["final"]["config"]
     except (OSError, ValueError, KeyError, TypeError):
         return
-    old = resume_key(config, torch.device("cpu"), config.get("identity"))
+    old = resume_key(current_names(config), torch.device("cpu"), config.get("identity"))
     differing = sorted(k for k in set(old) & set(key) - {"device_type", "identity"} if old[k] != key[k])
     if differing:
         detail = ", ".join(f"{k}: {old[k]!r} there, {key[k]!r} here" for k in differing[:4])
