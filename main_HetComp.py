@@ -15,6 +15,7 @@ from Utils.training.config import common_parser
 from Utils.training.distill import positive_flags
 from Utils.training.experiment import setup
 from Utils.training.hetcomp import FAMILIES, teacher_label, train_hetcomp
+from Utils.training.protocols import apply_protocol
 from Utils.training.run_names import run_name
 from Utils.training.trajectory import SPACINGS
 
@@ -52,7 +53,7 @@ def parser():
 
 def parse(argv=None):
     p = parser()
-    args = p.parse_args(argv)
+    args = apply_protocol(p, argv)
     as_given = dict(vars(args))
     if args.teachers != list(FAMILIES):                  # named by families or checkpoint file stems
         as_given["teachers"] = "+".join(teacher_label(t) for t in args.teachers)

@@ -10,6 +10,7 @@ checkpoint: Saved_models/<dataset>/.
 """
 from Utils.errors import run_cli
 from Utils.training.experiment import setup
+from Utils.training.protocols import apply_protocol
 from Utils.training.teacher import (base_model_parser, base_model_run_name, checkpoint_file, model_key, resolve_dim,
                            train_base_model)
 
@@ -17,12 +18,12 @@ from Utils.training.teacher import (base_model_parser, base_model_run_name, chec
 def planned_name(argv=None):
     """The run name ``main(argv)`` would log under."""
     parser = base_model_parser(__doc__.splitlines()[0])
-    return base_model_run_name(parser, resolve_dim(parser.parse_args(argv)))
+    return base_model_run_name(parser, resolve_dim(apply_protocol(parser, argv)))
 
 
 def main(argv=None):
     parser = base_model_parser(__doc__.splitlines()[0])
-    args = resolve_dim(parser.parse_args(argv))
+    args = resolve_dim(apply_protocol(parser, argv))
     ctx = setup(args)
     key = model_key(ctx, args.dim, args.lr, args.reg, args.seed, vars(args))
     path = checkpoint_file(args.save_path, key) if args.save else None

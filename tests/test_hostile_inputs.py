@@ -214,13 +214,16 @@ def test_reporting_help_describes_every_flag_with_its_default(module):
 # ---- the progress bar -----------------------------------------------------------------------------
 
 def test_the_bar_total_is_the_latest_stop_not_max_epoch():
-    cfg = SimpleNamespace(max_epoch=1000, es_epoch=0, early_stop=20)
+    cfg = SimpleNamespace(max_epoch=1000, es_epoch=0, early_stop=20, eval_every=1)
     selection = PerCutoffSelection(20)
     assert latest_stop(cfg, selection) == 21                 # the first evaluation always improves
     selection.last_improved_epoch = 230
     assert latest_stop(cfg, selection) == 251                # the teacher's log: 251 epochs run
     selection.last_improved_epoch = 995
     assert latest_stop(cfg, selection) == 1000
+    every_ten = SimpleNamespace(max_epoch=1000, es_epoch=0, early_stop=5, eval_every=10)
+    selection.last_improved_epoch = 40                       # HetComp's rule: 5 evaluations, 10 epochs apart
+    assert latest_stop(every_ten, selection) == 91           # epochs 0..90 run; 50..90 evaluated, none improving
 
 
 def test_a_terminal_shows_one_bar_labelled_with_the_run(planted):

@@ -1,8 +1,11 @@
 """The KDs toolkit's per-user 8:1:1 split (Utils/data/ratio_split.py) against a line-by-line
 transcription of its preprocessing rule, and its invariants."""
+import os
+
 import numpy as np
 import pytest
 
+from Utils.data.heldout_split import load_heldout_split
 from Utils.data.ratio_split import ratio_split
 
 
@@ -126,3 +129,60 @@ def test_hetcomp_split_equals_the_transcription_of_the_release(seed):
     trained = set(got.train[:, 1].tolist())
     assert all(i in trained for i in got.valid[:, 1].tolist() + got.test[:, 1].tolist())
     assert set(got.valid[:, 0].tolist()) == set(got.test[:, 0].tolist())
+
+
+# ---- load_heldout_split: the protocols' splits from a dataset folder -------------------------------------
+
+def _pairs(users, items):
+    return set(zip(users.tolist(), items.tolist()))
+
+
+def _write_table(root, rows):
+    os.makedirs(os.path.join(root, "own"), exist_ok=True)
+    with open(os.path.join(root, "own", "interactions.tsv"), "w") as f:
+        f.write("user\titem\ttimestamp\n" + "".join(f"{u}\t{i}\t{t}\n" for u, i, t in rows))
+    return root
+
+
+def test_heldout_split_parts_are_disjoint_deterministic_and_seeded(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [(f"u{u}", f"i{i}", int(rng.integers(0, 10 ** 6))) for u in range(40)
+            for i in rng.choice(60, size=int(rng.integers(5, 20)), replace=False)]
+    root = _write_table(str(tmp_path), rows)
+    for rule, order, drop in (("ratio", "file", False), ("ratio", "random", True), ("hetcomp", "random", True)):
+        ratios = (8, 1, 1) if rule == "ratio" else (6, 2, 2)
+        split = load_heldout_split(root, "own", rule, ratios, order, 0, drop_unseen=drop)
+        train, valid, test = (_pairs(split.train_users, split.train_items), _pairs(split.valid_users, split.valid_items),
+                              _pairs(split.test_users, split.test_items))
+        assert not train & valid and not train & test and not valid & test
+        assert len(train) == split.n_train and len(valid) == len(split.valid_users)
+        if drop:
+            assert set(split.valid_items.tolist()) | set(split.test_items.tolist()) <= set(split.train_items.tolist())
+        else:
+            assert len(train) + len(valid) + len(test) == len(rows)          # every pair somewhere
+        again = load_heldout_split(root, "own", rule, ratios, order, 0, drop_unseen=drop)
+        assert again.fingerprint == split.fingerprint
+        if order == "random":
+            assert load_heldout_split(root, "own", rule, ratios, order, 1, drop_unseen=drop).fingerprint != split.fingerprint
+
+
+def test_heldout_split_orders_file_and_time(tmp_path):
+    """File order: each user's last lines are held out (test last); time order: its latest interactions."""
+    rows = [(u, i, (7 * i + u) % 10) for u in range(3) for i in range(10)]         # timestamps a permutation per user
+    root = _write_table(str(tmp_path), rows)
+    by_file = load_heldout_split(root, "own", "ratio", (8, 1, 1), "file")
+    by_time = load_heldout_split(root, "own", "ratio", (8, 1, 1), "time")
+    stamp = {(u, i): t for u, i, t in rows}
+    ids = lambda split, part: _pairs(getattr(split, f"{part}_users"), getattr(split, f"{part}_items"))  # noqa: E731
+    assert ids(by_file, "test") == {(u, 9) for u in range(3)} and ids(by_file, "valid") == {(u, 8) for u in range(3)}
+    assert {stamp[p] for p in ids(by_time, "test")} == {9} and {stamp[p] for p in ids(by_time, "valid")} == {8}
+    assert max(stamp[p] for p in _pairs(by_time.train_users, by_time.train_items)) == 7
+
+
+def test_citeulike_under_the_protocols_gives_the_documented_counts():
+    kds = load_heldout_split("data", "citeULike")
+    assert (kds.n_users, kds.n_items, kds.n_train, len(kds.valid_users), len(kds.test_users)) == \
+        (5219, 25181, 98405, 12451, 14724)
+    het = load_heldout_split("data", "citeULike", "hetcomp", (6, 2, 2), "random", 0, drop_unseen=True)
+    assert (het.n_train, len(het.valid_users), len(het.test_users), len(np.unique(het.test_users))) == \
+        (78958, 20823, 20823, 4719)

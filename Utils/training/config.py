@@ -11,12 +11,19 @@ import torch
 
 from Models.zoo import BASE_MODELS
 from Utils.errors import InputError
+from Utils.training.protocols import PROTOCOLS, add_protocol_flags, validate_protocol
 from Utils.training.resume import resume_every_flag
 
 # Training settings of a base model; recorded in checkpoint keys (a model's key says how it was trained).
 TRAINING_DEFAULTS = {"lr": 1e-3, "reg": 1e-3, "batch_size": 1024, "num_ns": 1, "max_epoch": 1000,
                      "early_stop": 20, "es_epoch": 0}
 TRAINING_FLAGS = ("batch_size", "num_ns", "max_epoch", "early_stop", "es_epoch")
+
+
+def training_defaults(protocol="loo"):
+    """The training settings of a base model trained with its defaults under ``protocol`` (a teacher
+    trained on a run's behalf): TRAINING_DEFAULTS with the protocol's batch size and patience."""
+    return dict(TRAINING_DEFAULTS, **{k: v for k, v in PROTOCOLS[protocol].items() if k in TRAINING_DEFAULTS})
 
 # Where a user's run writes its logs (git-ignored); reference runs pass --log_path logs/ deliberately.
 DEFAULT_LOG_PATH = "runs/"
@@ -41,6 +48,7 @@ def common_parser(description, dim=True):
     g.add_argument("--eval", choices=["sampled", "full", "both"], default="sampled",
                    help="sampled: the paper's 499 negatives; full: all unobserved items (used for "
                         "selection too); both: sampled for selection, full reported beside")
+    add_protocol_flags(g)
     g = p.add_argument_group("training")
     g.add_argument("--model", choices=list(BASE_MODELS), default="bpr",
                    help="base model of teacher and student: BPR-MF, NeuMF, LightGCN (with --reg 0: "
@@ -104,6 +112,7 @@ def validate(args):
     if args.es_epoch >= args.max_epoch:
         raise InputError(f"--es_epoch {args.es_epoch} must be below --max_epoch {args.max_epoch} (epochs 0.."
                          f"{args.max_epoch - 1} run; none would be evaluated, so none could be selected)")
+    validate_protocol(args)
     if args.run_name is not None and not RUN_NAME.fullmatch(args.run_name):
         raise InputError(f"--run_name {args.run_name!r}: a plain file name of letters, digits and . _ - + = "
                          "(no folders; --log_path says where logs go)")
@@ -118,6 +127,9 @@ def protocol_notes(args):
     the cut-offs to mean anything (a WARNING, also on stderr), or a protocol whose numbers the paper's must
     not be set beside (a NOTE)."""
     from Utils.training.evaluation import CUTOFFS
+    if getattr(args, "split", "loo") != "loo":
+        return [f"NOTE: full ranking of held-out sets ({args.split} split, protocol {args.protocol}), not the paper's "
+                "protocol: no comparison with its numbers is printed"]
     notes = []
     if args.num_candidates + 1 <= max(CUTOFFS):
         trivial = [n for n in CUTOFFS if n >= args.num_candidates + 1]

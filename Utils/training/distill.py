@@ -18,6 +18,7 @@ from Utils.errors import InputError
 from Utils.training.checkpoint import tensors_fingerprint
 from Utils.training.config import common_parser
 from Utils.training.experiment import new_student, run, setup, split_key
+from Utils.training.protocols import apply_protocol
 from Utils.training.run_names import run_name
 from Utils.training.teacher import add_teacher_flags, load_or_train_teacher
 
@@ -88,7 +89,7 @@ class DistillScript:
         add_teacher_flags(parser)
         for group in self.flags:
             group.add(parser)
-        args = parser.parse_args(argv)
+        args = apply_protocol(parser, argv)
         as_given = dict(vars(args))
         if args.teacher_dim is None:
             args.teacher_dim = TEACHER_DIMS[args.model]

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from Utils.tensors.csr import build_csr, fixed_width_csr, gather_rows, sampled_product
+from Utils.training.selection import PerCutoffSelection
 
 CUTOFFS = (5, 10, 20)
 METRIC_KEYS = tuple(f"{m}@{n}" for n in CUTOFFS for m in ("H", "N", "M"))
@@ -84,6 +85,11 @@ class Evaluator:
             self.chunks.append((users, valid >= 0, SampledScorer(items)))
         self.train_ptr, self.train_items = build_csr(split.train_users, split.train_items, split.n_users, device)
         self.nonfinite_scores = 0       # scores of the last evaluation that were nan or inf
+        self.headline = "H@5"           # the metric the progress bar shows
+
+    def selection(self, patience):
+        """The paper's selection rule: per N, the best validation HR@N; ``patience`` evaluations."""
+        return PerCutoffSelection(patience, CUTOFFS)
 
     @torch.no_grad()
     def ranks(self, model):

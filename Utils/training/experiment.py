@@ -15,9 +15,12 @@ from Utils.data.candidates import load_or_sample_candidates
 from Utils.training.checkpoint import save_checkpoint
 from Utils.training.config import protocol_notes, resolve_device, validate
 from Utils.data.dataset import load_split
+from Utils.data.heldout_split import load_heldout_split, parse_ratios
 from Utils.errors import InputError
 from Utils.training.evaluation import Evaluator
+from Utils.training.heldout_evaluation import HeldoutEvaluator
 from Utils.training.logger import RunLogger
+from Utils.training.protocols import SELECTION_FLAGS
 from Utils.training.resume import ResumeFile, check_name_free, resume_file, resume_key
 from Utils.paper import comparison_lines
 from Utils.registry import paper_row
@@ -28,7 +31,7 @@ from Utils.training.trainer import train
 class Context:
     args: object
     split: object
-    evaluator: Evaluator
+    evaluator: object          # Evaluator (leave-one-out) or HeldoutEvaluator
     device: torch.device
     generator: torch.Generator
 
@@ -58,12 +61,19 @@ def setup(args):
     device = resolve_device(args.device)
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
-    split = load_split(args.data_path, args.dataset, args.LOO_seed, args.min_user_inter, args.split_by,
-                       args.min_rating)
-    check_writable(os.path.join(args.log_path, args.dataset), "--log_path")
-    check_writable(os.path.join(args.save_path, args.dataset), "--save_path")
-    candidates = load_or_sample_candidates(split, args.LOO_seed, args.num_candidates, args.save_path)
-    evaluator = Evaluator(split, candidates, device, mode=args.eval)
+    if args.split == "loo":
+        split = load_split(args.data_path, args.dataset, args.LOO_seed, args.min_user_inter, args.split_by,
+                           args.min_rating)
+    else:
+        split = load_heldout_split(args.data_path, args.dataset, args.split, parse_ratios(args.ratios), args.order,
+                                   args.LOO_seed, args.min_user_inter, args.min_rating, bool(args.drop_unseen))
+    check_writable(os.path.join(args.log_path, args.dataset), "--log_path")      # after the data: bad input
+    check_writable(os.path.join(args.save_path, args.dataset), "--save_path")    # leaves no folder behind
+    if args.split == "loo":
+        candidates = load_or_sample_candidates(split, args.LOO_seed, args.num_candidates, args.save_path)
+        evaluator = Evaluator(split, candidates, device, mode=args.eval)
+    else:
+        evaluator = HeldoutEvaluator(split, device, args.cutoffs, args.select, bool(args.mask_heldout))
     torch.manual_seed(args.seed)
     generator = torch.Generator(device=device)
     generator.manual_seed(args.seed)
@@ -71,10 +81,14 @@ def setup(args):
 
 
 def split_key(ctx):
-    """What determines the data a model was trained on."""
+    """What determines the data a model was trained on and, on a held-out split, the rule that selected
+    its epoch (leave-one-out keys are as before the protocols existed, so their checkpoints still match)."""
     a = ctx.args
-    return {"dataset": a.dataset, "split": ctx.split.fingerprint, "LOO_seed": a.LOO_seed,
-            "n_users": ctx.split.n_users, "n_items": ctx.split.n_items}
+    key = {"dataset": a.dataset, "split": ctx.split.fingerprint, "LOO_seed": a.LOO_seed,
+           "n_users": ctx.split.n_users, "n_items": ctx.split.n_items}
+    if a.split != "loo":
+        key["selection"] = {flag: getattr(a, flag) for flag in SELECTION_FLAGS}
+    return key
 
 
 def new_student(ctx, dim):

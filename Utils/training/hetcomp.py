@@ -37,7 +37,7 @@ class TrajectoryTeacher:
     model: torch.nn.Module   # the final (selected) checkpoint, frozen, on the run's device
     lists: torch.Tensor      # [N, U, K] its trajectory's lists, on the run's device
     epochs: list             # the epoch of each trajectory point
-    valid: list              # validation H@5 at each point
+    valid: list              # the validation headline metric (H@5 on leave-one-out) at each point
     description: list        # how it was trained (Utils.training.teacher.describe_teacher), warnings included
     trained_s: float = None  # seconds spent training it in this run (None: found on disk)
 
@@ -116,7 +116,8 @@ def load_teachers(ctx, entries):
                                      a.trajectory, a.trajectory_K, a.trajectory_spacing)
         model = load_frozen(stored, ctx.split, ctx.device)
         teachers.append(TrajectoryTeacher(path, key, model, trajectory["items"].to(ctx.device), trajectory["epochs"],
-                                          trajectory["valid_H@5"], describe_teacher(path, stored), trained_s))
+                                          trajectory[f"valid_{ctx.evaluator.headline}"],
+                                          describe_teacher(path, stored, a.protocol), trained_s))
     torch.manual_seed(a.seed)
     return teachers
 
@@ -167,17 +168,25 @@ class RankEnsemble:
         self.pointer, self.observed = build_csr(split.train_users, split.train_items, split.n_users, device)
 
     @torch.no_grad()
-    def score_candidates(self, users, scorer):
+    def _importance(self, users, pick):
+        """SUM_t exp(-r_t / T) of the items ``pick(scores [B, n_items]) -> [B, C]`` selects."""
         owner, observed = gather_rows(self.pointer, self.observed, users)
-        total = torch.zeros(scorer.items.shape, dtype=torch.float64, device=users.device)
+        total = 0.0
         for model in self.models:
             scores = model.score_all(users)
             scores[owner, observed] = -torch.inf
-            candidates = scores.gather(1, scorer.items)
             ascending = scores.sort(1).values
-            ahead = self.n_items - torch.searchsorted(ascending, candidates.contiguous(), right=True)
-            total += torch.exp(-ahead.double() / self.temperature)
+            ahead = self.n_items - torch.searchsorted(ascending, pick(scores).contiguous(), right=True)
+            total = total + torch.exp(-ahead.double() / self.temperature)
         return total
+
+    def score_candidates(self, users, scorer):
+        """The sampled protocol's candidates [B, C]."""
+        return self._importance(users, lambda scores: scores.gather(1, scorer.items))
+
+    def score_all(self, users):
+        """Every item [B, n_items] (the full-ranking protocols; the evaluator masks the observed ones)."""
+        return self._importance(users, lambda scores: scores)
 
 
 def train_hetcomp(ctx, name):
@@ -193,16 +202,17 @@ def train_hetcomp(ctx, name):
     models = [t.model for t in teachers]
     start = time.perf_counter()
     header = [f"Student Dim:: {args.dim}"]
+    m = ctx.evaluator.headline
     for t in teachers:
         results, _ = ctx.evaluator.evaluate(t.model)
-        header += t.description + [f"    lr {t.key['lr']:g}, reg {t.key['reg']:g}: valid H@5 {results['valid']['H@5']:.4f}, "
-                                   f"test H@5 {results['test']['H@5']:.4f}; trajectory epochs {t.epochs}, valid H@5 "
+        header += t.description + [f"    lr {t.key['lr']:g}, reg {t.key['reg']:g}: valid {m} {results['valid'][m]:.4f}, "
+                                   f"test {m} {results['test'][m]:.4f}; trajectory epochs {t.epochs}, valid {m} "
                                    f"{[round(v, 4) for v in t.valid]}"]
         for line in t.description[1:]:
             print(line, file=sys.stderr)
     ensemble, _ = ctx.evaluator.evaluate(RankEnsemble(models, ctx.split, args.ensemble_T, ctx.device))
-    header.append(f"Ensemble of the final checkpoints:: valid H@5 {ensemble['valid']['H@5']:.4f}, "
-                  f"test H@5 {ensemble['test']['H@5']:.4f}")
+    header.append(f"Ensemble of the final checkpoints:: valid {m} {ensemble['valid'][m]:.4f}, "
+                  f"test {m} {ensemble['test'][m]:.4f}")
     observed = observed_in_teacher_order(models, ctx.split, args.observed, args.ensemble_T, ctx.device)
     student = new_student(ctx, args.dim)
     method = HetComp([t.lists for t in teachers], observed, ctx.split, student, args.HetComp_lmbda,

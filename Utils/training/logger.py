@@ -12,17 +12,26 @@ import sys
 
 from tqdm import tqdm
 
-from Utils.training.evaluation import CUTOFFS
+
+
+def _by_cutoff(metrics):
+    """{'H@5': .., 'N@5': .., 'R@10': ..} -> {5: ['H', 'N'], 10: ['R']}, cut-offs ascending, names in order."""
+    groups = {}
+    for key in metrics:
+        name, _, k = key.partition("@")
+        groups.setdefault(int(k), []).append(name)
+    return dict(sorted(groups.items()))
 
 
 def _human_metrics(prefix, metrics):
-    return [f"{prefix} H@{n}: {metrics[f'H@{n}']:.4f}, N@{n}: {metrics[f'N@{n}']:.4f}, "
-            f"M@{n}: {metrics[f'M@{n}']:.4f}" for n in CUTOFFS]
+    return [f"{prefix} " + ", ".join(f"{m}@{n}: {metrics[f'{m}@{n}']:.4f}" for m in names)
+            for n, names in _by_cutoff(metrics).items()]
 
 
 def original_style_dict(metrics):
-    """{'H@5': ..} -> the original's {'H05': .., 'M05': .., 'N05': ..} (4 decimals)."""
-    return {f"{m}{n:02d}": round(metrics[f"{m}@{n}"], 4) for n in CUTOFFS for m in ("H", "M", "N")}
+    """{'H@5': ..} -> the original's {'H05': .., 'M05': .., 'N05': ..} (4 decimals; names sorted per cut-off)."""
+    return {f"{m}{n:02d}": round(metrics[f"{m}@{n}"], 4) for n, names in _by_cutoff(metrics).items()
+            for m in sorted(names)}
 
 
 def process_alive(pid):

@@ -2,6 +2,7 @@
 
     URRD                      the defaults
     URRD_LOO1_seed2           split seed 1, training seed 2
+    URRD_kds_seed1            the KDs toolkit's protocol, training seed 1
     URRD_split_bytime_lr0.01  anything else that changes the result, flag name then value
     NeuMF_URRD                another base model than BPR-MF, first
 
@@ -10,13 +11,14 @@ configuration. Flags that only say where files go or how fast it runs are left o
 """
 NOT_IN_NAME = {"help", "data_path", "dataset", "device", "num_threads", "save_path", "log_path",
                "run_name", "quiet", "teacher_path", "save", "resume_every", "restart"}
-LEADING = {"LOO_seed": "LOO", "seed": "seed"}      # written first, with these short labels
+LOO_ONLY = {"num_candidates", "eval"}       # read by leave-one-out only: never in the name of a held-out split's run
+LEADING = {"protocol": "", "LOO_seed": "LOO", "seed": "seed"}      # written first, with these short labels
 
 
 def format_value(value):
     if isinstance(value, float):
         return f"{value:g}"
-    return str(value)
+    return str(value).replace(",", "-").replace("@", "")    # --ratios 6,2,2, --select R@50: plain file names
 
 
 def changed_flags(parser, values, consumed=()):
@@ -24,7 +26,7 @@ def changed_flags(parser, values, consumed=()):
     defaults, leading ones first, then in the parser's order; ``consumed`` ones are already in the base."""
     dests = [a.dest for a in parser._actions]
     ordered = [d for d in LEADING if d in dests] + [d for d in dests if d not in LEADING]
-    skip = NOT_IN_NAME | set(consumed)
+    skip = NOT_IN_NAME | set(consumed) | (LOO_ONLY if values.get("split", "loo") != "loo" else set())
     return [(d, values[d]) for d in ordered
             if d not in skip and d in values and values[d] != parser.get_default(d)]
 

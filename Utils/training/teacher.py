@@ -9,6 +9,8 @@ own ``--max_epoch`` or ``--batch_size``, and announces a teacher given as a file
 otherwise or stopped before converging.
 """
 import argparse
+import hashlib
+import json
 import os
 import sys
 
@@ -18,7 +20,8 @@ from Models.method import Method
 from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model, on_device
 from Utils.training.trajectory import SPACINGS, TrajectoryRecorder, trajectory_file
 from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
-from Utils.training.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser
+from Utils.training.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser, training_defaults
+from Utils.training.protocols import apply_protocol, protocol_default
 from Utils.errors import InputError
 from Utils.training.experiment import Context, new_student, run, split_key
 from Utils.training.run_names import format_value, run_name
@@ -28,7 +31,8 @@ IDENTITY = ("dataset", "split", "LOO_seed", "n_users", "n_items", "model", "dim"
 # flags a teacher trained for a distillation run takes from that run (data, protocol, where files go)
 SHARED_WITH_TEACHER = ("model", "data_path", "dataset", "LOO_seed", "min_user_inter", "min_rating", "split_by",
                        "num_candidates", "eval", "device", "num_threads", "save_path", "log_path", "quiet",
-                       "resume_every", "restart")
+                       "resume_every", "restart", "protocol", "split", "ratios", "order", "drop_unseen", "cutoffs",
+                       "mask_heldout", "select", "eval_every")
 
 
 def model_key(ctx, dim, lr, reg, seed, training):
@@ -41,6 +45,8 @@ def model_key(ctx, dim, lr, reg, seed, training):
 def checkpoint_file(folder, key):
     """``<folder>/<dataset>/<model>_dim.._LOO.._seed.._lr.._reg.._<split>[_<changed training flags>].pt``."""
     changed = "".join(f"_{f}{format_value(key[f])}" for f in TRAINING_FLAGS if key[f] != TRAINING_DEFAULTS[f])
+    if "selection" in key:              # a held-out split's selection rule (Utils.training.experiment.split_key)
+        changed += "_select" + hashlib.sha256(json.dumps(key["selection"], sort_keys=True).encode()).hexdigest()[:8]
     return os.path.join(folder, key["dataset"],
                         f"{key['model']}_dim{key['dim']}_LOO{key['LOO_seed']}_seed{key['seed']}_lr{key['lr']:g}"
                         f"_reg{key['reg']:g}_{key['split']}{changed}.pt")
@@ -61,21 +67,27 @@ def base_model_parser(description):
     return parser
 
 
+def teacher_dim(model, protocol="loo"):
+    """The teacher's size of ``model`` under ``protocol`` (kds: 400 for every model; else the paper's)."""
+    return protocol_default(protocol, "teacher_dim", TEACHER_DIMS[model])
+
+
 def resolve_dim(args):
-    """--dim None -> the model's teacher size."""
+    """--dim None -> the model's teacher size under the run's protocol."""
     if args.dim is None:
-        args.dim = TEACHER_DIMS[args.model]
+        args.dim = teacher_dim(args.model, args.protocol)
     return args
 
 
-def size_label(model, dim):
-    """'teacher' / 'student' for the model's teacher size and a tenth of it, else ``dim<d>``."""
-    teacher = TEACHER_DIMS[model]
-    return {teacher: "teacher", int(teacher * 0.1): "student"}.get(dim)
+def size_label(model, dim, protocol="loo"):
+    """'teacher' / 'student' for the model's teacher size under ``protocol`` and its student's (the
+    protocol's --percent of it: a tenth, or kds's 20 of 400), else None."""
+    teacher = teacher_dim(model, protocol)
+    return {teacher: "teacher", int(teacher * protocol_default(protocol, "percent", 0.1)): "student"}.get(dim)
 
 
 def base_model_run_name(parser, args):
-    base = size_label(args.model, args.dim) or f"{BASE_MODELS[args.model].name}_dim{args.dim}"
+    base = size_label(args.model, args.dim, args.protocol) or f"{BASE_MODELS[args.model].name}_dim{args.dim}"
     if args.model != "bpr" and base.startswith(BASE_MODELS[args.model].name):
         base = base[len(BASE_MODELS[args.model].name) + 1:]              # the prefix comes from run_name
     return args.run_name or run_name(parser, vars(args), base, consumed=("dim",))
@@ -94,7 +106,8 @@ def train_base_model(ctx, name, checkpoint_path):
         if a.trajectory < 1 or a.trajectory_K < 1 or not checkpoint_path:
             raise InputError("--trajectory N needs N >= 1, --trajectory_K >= 1 and a saved checkpoint (--save 1)")
         recorder = TrajectoryRecorder(ctx.split, a.trajectory, a.trajectory_K, ctx.device,
-                                      f"{os.path.splitext(checkpoint_path)[0]}.snapshots", a.trajectory_spacing)
+                                      f"{os.path.splitext(checkpoint_path)[0]}.snapshots", a.trajectory_spacing,
+                                      ctx.evaluator.headline)
     result = run(ctx, model, Method(), name, header=[f"{model.name} dim {a.dim}: {params} parameters"],
                  checkpoint_path=checkpoint_path, checkpoint_key=key, on_improved=recorder)
     if recorder is not None:
@@ -120,14 +133,14 @@ def add_teacher_flags(parser):
 def teacher_key(ctx):
     """The key of the teacher a distillation run wants: its teacher flags, the default training."""
     a = ctx.args
-    return model_key(ctx, a.teacher_dim, a.teacher_lr, a.teacher_reg, a.teacher_seed, TRAINING_DEFAULTS)
+    return model_key(ctx, a.teacher_dim, a.teacher_lr, a.teacher_reg, a.teacher_seed, training_defaults(a.protocol))
 
 
 def base_model_args(args, **settings):
     """(parser, flags) of ``main_teacher.py`` for a model trained on behalf of a run: its defaults, the
     run's data, protocol and output flags, then ``settings``; never the run's training length."""
     parser = base_model_parser("teacher")
-    values = vars(parser.parse_args([]))
+    values = vars(apply_protocol(parser, ["--protocol", args.protocol]))
     values.update({f: getattr(args, f) for f in SHARED_WITH_TEACHER})
     values.update(settings)
     return parser, argparse.Namespace(**values)
@@ -154,14 +167,14 @@ def load_frozen(stored, split, device):
     return on_device(model, split, device).requires_grad_(False).eval()
 
 
-def describe_teacher(path, stored):
+def describe_teacher(path, stored, protocol="loo"):
     """Lines that say how a teacher checkpoint was trained, with a warning where it differs from the
-    teacher defaults or stopped at its epoch limit rather than by early stopping."""
+    teacher defaults (``protocol``'s) or stopped at its epoch limit rather than by early stopping."""
     key = stored["key"]
+    defaults = training_defaults(protocol)
     lines = [f"Teacher:: {path} ({key['model']}, dim {key['dim']}, trained {stored.get('epochs_run', '?')} epochs, "
              f"stopped by {stored.get('stopped', 'unknown')})"]
-    changed = [f"{f} {key.get(f)} (default {TRAINING_DEFAULTS[f]})" for f in TRAINING_FLAGS
-               if key.get(f) != TRAINING_DEFAULTS[f]]
+    changed = [f"{f} {key.get(f)} (default {defaults[f]})" for f in TRAINING_FLAGS if key.get(f) != defaults[f]]
     if changed:
         lines.append("WARNING: this teacher was trained with " + ", ".join(changed))
     if stored.get("stopped") == "max_epoch":
@@ -191,7 +204,7 @@ def load_or_train_teacher(ctx):
                   "training)", file=sys.stderr)
             train_teacher(ctx, path)
         stored = load_checkpoint(path, key)
-    lines = describe_teacher(path, stored)
+    lines = describe_teacher(path, stored, ctx.args.protocol)
     for text in lines[1:]:
         print(text, file=sys.stderr)
     return load_frozen(stored, ctx.split, ctx.device), path, lines

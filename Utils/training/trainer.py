@@ -19,7 +19,6 @@ from Utils.training.listeners import notify
 from Utils.training.resume import restore_rng, rng_state
 from Utils.tensors.row_gradients import RowGradients, guard_against_direct_use
 from Utils.tensors.sampling import PairSet, sample_negatives, torch_draw
-from Utils.training.selection import PerCutoffSelection
 
 
 def peak_rss_mb():
@@ -107,10 +106,11 @@ class Progress:
 
 def latest_stop(cfg, selection):
     """The number of epochs the run trains if validation never improves again (early stopping's patience
-    from the last improvement, or from --es_epoch, capped by --max_epoch): the progress bar's total, so its
+    from the last improvement, or from --es_epoch, in evaluations every --eval_every epochs, capped by
+    --max_epoch): the progress bar's total, so its
     ETA is that of the latest stop rather than of --max_epoch."""
     last = selection.last_improved_epoch
-    return min(cfg.max_epoch, (cfg.es_epoch if last is None else last) + 1 + cfg.early_stop)
+    return min(cfg.max_epoch, (cfg.es_epoch if last is None else last) + 1 + cfg.early_stop * cfg.eval_every)
 
 
 def training_state(epoch, student, method, steps, generator, selection, logger, progress, hook):
@@ -154,7 +154,7 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
     data = TrainingData(split, device, cfg.num_ns)
     steps = Steps(student, method, cfg.lr, cfg.reg)
     draw = torch_draw(generator)
-    selection = PerCutoffSelection(cfg.early_stop)
+    selection = evaluator.selection(cfg.early_stop)
     progress = Progress(times=[], pieces=[])
     first_epoch = 0
     if resume is not None and resume.state is not None:
@@ -189,7 +189,8 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
         t2 = time.perf_counter()
         record = {"epoch": epoch, "loss": sum(losses.values()), "losses": losses}
         schedule.update(method.end_epoch())
-        if epoch >= cfg.es_epoch:
+        evaluated = epoch >= cfg.es_epoch and (epoch - cfg.es_epoch) % cfg.eval_every == 0
+        if evaluated:
             student.eval()
             results, ranks = evaluator.evaluate(student)
             student.train()
@@ -214,9 +215,9 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
         progress.times.append(t3 - t0)
         logger.epoch(record, cfg.max_epoch)
         epochs.total = latest_stop(cfg, selection)
-        epochs.set_postfix(loss=f"{record['loss']:.2f}",
-                           valid_H5=f"{record.get('valid', {}).get('H@5', float('nan')):.4f}")
-        stop = epoch >= cfg.es_epoch and selection.should_stop
+        epochs.set_postfix({"loss": f"{record['loss']:.2f}",
+                            f"valid {evaluator.headline}": f"{record.get('valid', {}).get(evaluator.headline, float('nan')):.4f}"})
+        stop = evaluated and selection.should_stop
         saved = None
         if resume is not None and not stop and epoch + 1 < cfg.max_epoch and resume.due():
             progress.pieces[-1]["last_epoch"] = epoch

@@ -90,12 +90,13 @@ class TrajectoryRecorder:
     only once a resume state that no longer refers to it is saved (``saved``), so an interrupted run
     resumes with every snapshot its state names (``load_state_dict`` removes those written after it)."""
 
-    def __init__(self, split, n, k, device, folder, spacing="epochs"):
+    def __init__(self, split, n, k, device, folder, spacing="epochs", metric="H@5"):
         if k >= split.n_items:
             raise InputError(f"--trajectory_K {k} must be below the number of items ({split.n_items})")
         if spacing not in SPACINGS:
             raise InputError(f"--trajectory_spacing {spacing!r}: one of {', '.join(SPACINGS)}")
         self.split, self.n, self.k, self.device, self.spacing = split, n, k, device, spacing
+        self.metric = metric                     # the validation metric followed (the protocol's headline)
         self.tmp = folder
         os.makedirs(folder, exist_ok=True)
         self.epochs, self.valid = [], []          # the kept snapshots: new bests, then the last improving epoch
@@ -103,7 +104,7 @@ class TrajectoryRecorder:
 
     def __call__(self, epoch, results, model):
         """The trainer's hook at an improving epoch."""
-        value = float(results["valid"]["H@5"])
+        value = float(results["valid"][self.metric])
         if not self.last_is_best:                # the previous last snapshot was not a new best: drop it
             self.epochs.pop()
             self.valid.pop()
@@ -156,7 +157,7 @@ class TrajectoryRecorder:
                 lists.append(top_k_with_scores(model, self.split, self.k, self.device, csr))
             items = torch.stack([items for items, _ in lists])
             scores = torch.stack([scores for _, scores in lists])
-            state = {"epochs": [self.epochs[i] for i in chosen], "valid_H@5": [self.valid[i] for i in chosen],
+            state = {"epochs": [self.epochs[i] for i in chosen], f"valid_{self.metric}": [self.valid[i] for i in chosen],
                      "items": items, "scores": scores}
             save_checkpoint(path, state, trajectory_key(key, self.n, self.k, self.spacing),
                             {"checksum": lists_checksum(items, scores)})
