@@ -86,3 +86,23 @@ def test_command_writes_the_budget_table(tmp_path, capsys):
     text = (tmp_path / "results_train_seeds_budget3.md").read_text()
     assert "| student | 0 | 1 | 0.2000 |" in text and "| FTD | 0 | 1 | 0.3000 |" in text
     assert "| FTD | 0 | +0.1000 |" in text and text in capsys.readouterr().out
+
+
+def test_a_protocols_table_has_its_metrics_and_counts_only_its_runs(tmp_path):
+    def kds_metrics(r10):
+        return {"R@10": r10, "N@10": r10 / 2, "R@20": r10 + 0.1, "N@20": r10 / 2 + 0.05}
+
+    for name, r10, protocol in (("student_kds", 0.20, "kds"), ("student_kds_seed1", 0.22, "kds"),
+                                ("URRD_kds_toolkit", 0.25, "kds"), ("URRD_kds_toolkit_seed1", 0.26, "kds"),
+                                ("URRD_kds_toolkit_seed2", 0.50, "loo")):      # the last: another protocol
+        with open(tmp_path / f"{name}.jsonl", "w") as f:
+            f.write(json.dumps({"final": {"valid": kds_metrics(r10), "test": kds_metrics(r10), "checkpoint_epoch": 0,
+                                          "epochs_run": 1, "config": {"protocol": protocol, "seed": int(name[-1])
+                                                                      if name[-1].isdigit() else 0,
+                                                                      "batch_size": 2048, "early_stop": 30}}}) + "\n")
+    main(["--log_dir", str(tmp_path), "--protocol", "kds", "--methods", "student_kds", "URRD_kds_toolkit",
+          "--splits", "0", "--baseline", "student_kds"])
+    text = (tmp_path / "results_kds.md").read_text()
+    assert "| method | splits | runs | R@10 | N@10 | R@20 | N@20 |" in text
+    assert "| URRD_kds_toolkit | 0 | 2 | 0.2550 | 0.1275 | 0.3550 | 0.1775 |" in text
+    assert "| URRD_kds_toolkit | 0 | +0.0450" in text                      # Welch: 0.255 - 0.21

@@ -3,6 +3,10 @@ with gains paired by split and a confidence interval; optionally at a fixed epoc
 
     python -m Utils.reporting.multiseed --methods student DE URRD DERRD --splits 0 1 2 --train_seeds 0 1 2 3 4
     python -m Utils.reporting.multiseed --methods student FTD --budget 100       # the fixed-budget view
+    python -m Utils.reporting.multiseed --protocol kds --methods student_kds URRD_kds_toolkit --splits 0
+
+Under ``--protocol kds|hetcomp`` (docs/protocols.md) the columns are the protocol's Recall and NDCG at its
+cut-offs, only runs recorded under that protocol count, and the table goes to ``results_<protocol>.md``.
 
 A run's log is ``<name>[_LOO<split>][_seed<training seed>]`` under ``--log_dir`` (seed 0 and split 0 carry
 no suffix). For each method and split the test metrics are averaged over the training seeds found; the
@@ -29,6 +33,7 @@ from Utils.registry import RUNS, TABLE_RUNS
 from Utils.reporting.logs import read_jsonl_log
 from Utils.reporting.results import intended_configuration
 from Utils.training.evaluation import CUTOFFS
+from Utils.training.protocols import PROTOCOLS, parse_cutoffs
 
 CONFIDENCE = 0.95
 
@@ -52,9 +57,16 @@ def budget_selection(epochs, budget):
     return test
 
 
-def collect_runs(log_dir, methods, splits, train_seeds, budget=None):
+def protocol_keys(protocol):
+    """The columns of a protocol's table: the paper's under loo, Recall and NDCG at each cut-off otherwise."""
+    if protocol == "loo":
+        return KEYS
+    return tuple(f"{m}@{k}" for k in parse_cutoffs(PROTOCOLS[protocol]["cutoffs"]) for m in ("R", "N"))
+
+
+def collect_runs(log_dir, methods, splits, train_seeds, budget=None, protocol="loo"):
     """{method: {split: {training seed: test metrics}}} of the finished runs of the intended configuration
-    (a run trained otherwise is left out with a note)."""
+    under ``protocol`` (a run trained otherwise is left out with a note)."""
     found = {}
     for method in methods:
         for split in splits:
@@ -65,7 +77,7 @@ def collect_runs(log_dir, methods, splits, train_seeds, budget=None):
                 log = read_jsonl_log(path)
                 if not log.final or "test" not in log.final:
                     continue
-                reason = intended_configuration(log.final, split)
+                reason = intended_configuration(log.final, split, protocol)
                 if not reason and log.final.get("config", {}).get("seed", seed) != seed:
                     reason = f"training seed {log.final['config']['seed']}"
                 if reason:
@@ -153,17 +165,23 @@ def main(argv=None):
     p.add_argument("--baseline", default="student", help="the gains are each method minus this run, per split")
     p.add_argument("--budget", type=int, default=None,
                    help="select each run as if it had stopped after this many epochs (the fixed-budget view)")
+    p.add_argument("--protocol", choices=list(PROTOCOLS), default="loo",
+                   help="the runs' protocol: its metrics are the columns (docs/protocols.md)")
     p.add_argument("--out", default=None,
-                   help="markdown file (default <log_dir>/results_train_seeds[_budget<B>].md)")
+                   help="markdown file (default <log_dir>/results_train_seeds[_budget<B>].md, results_<protocol>.md)")
     a = p.parse_args(argv)
     if a.budget is not None and a.budget < 1:
         raise InputError(f"--budget must be at least 1, got {a.budget}")
-    found = collect_runs(a.log_dir, a.methods, a.splits, a.train_seeds, a.budget)
+    if a.budget is not None and a.protocol != "loo":
+        raise InputError("--budget re-selects by the paper's per-N rule: leave-one-out runs only (--protocol loo)")
+    found = collect_runs(a.log_dir, a.methods, a.splits, a.train_seeds, a.budget, a.protocol)
     if not found:
         raise InputError(f"no finished logs for {a.methods} in {a.log_dir}")
-    text = tables(found, a.baseline, budget=a.budget)
+    keys = protocol_keys(a.protocol)
+    text = tables(found, a.baseline, keys=keys, budget=a.budget)
     suffix = f"_budget{a.budget}" if a.budget is not None else ""
-    write_text_atomic(a.out or os.path.join(a.log_dir, f"results_train_seeds{suffix}.md"), text)
+    name = "results_train_seeds" + suffix if a.protocol == "loo" else f"results_{a.protocol}"
+    write_text_atomic(a.out or os.path.join(a.log_dir, f"{name}.md"), text)
     print(text)
 
 

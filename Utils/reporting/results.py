@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from Utils.atomic import write_text_atomic
-from Utils.training.config import TRAINING_DEFAULTS, TRAINING_FLAGS
+from Utils.training.config import TRAINING_FLAGS, training_defaults
 from Utils.errors import InputError, run_cli
 from Utils.reporting.logs import read_jsonl_log
 from Utils.paper import KEYS, italic_cell, reference_rows
@@ -27,13 +27,16 @@ def log_name(method, seed):
     return RUNS[method].log_name(seed) if method in RUNS else method + (f"_LOO{seed}" if seed else "")
 
 
-def intended_configuration(final, seed):
-    """None when a finished run's recorded configuration is the table's (its split seed, the default
-    training length and batches), else the reason it is left out."""
+def intended_configuration(final, seed, protocol="loo"):
+    """None when a finished run's recorded configuration is the table's (its protocol, split seed, the
+    protocol's default training length and batches), else the reason it is left out."""
     config = final.get("config", {})
+    if config.get("protocol", "loo") != protocol:
+        return f"protocol {config.get('protocol')}"
     if config.get("LOO_seed", seed) != seed:
         return f"split seed {config.get('LOO_seed')}"
-    changed = [f"{f} {config[f]}" for f in TRAINING_FLAGS if f in config and config[f] != TRAINING_DEFAULTS[f]]
+    defaults = training_defaults(protocol)
+    changed = [f"{f} {config[f]}" for f in TRAINING_FLAGS if f in config and config[f] != defaults[f]]
     return ", ".join(changed) or None
 
 
