@@ -14,6 +14,7 @@ from Models.method import Batch, Combined, Method
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
 from Models.TD import FTD, HTD
+from Models.UnKD import UnKD
 from Utils.tensors.csr import build_csr
 from Utils.data.dataset import SplitData
 from Utils.training.hetcomp import observed_in_teacher_order
@@ -91,6 +92,7 @@ METHODS = {   # name -> builder(teacher, split, generator, student representatio
     "DCD_users": lambda t, s, g, r: DCD(lists(t, s, "user"), None, g, 1.0, 0.0, p_n=4),
     "HetComp": lambda t, s, g, r: hetcomp(t, s),
     "HetComp_final": lambda t, s, g, r: hetcomp(t, s, final=True),
+    "UnKD": lambda t, s, g, r: UnKD(t, s, g, lmbda=1.0, n_groups=2, n_pairs=4),
     "toy": lambda t, s, g, r: ShrinkBatchUsers(),
 }
 DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD", "DCD", "HetComp", "HetComp_final"}
