@@ -46,6 +46,7 @@ RUNS = {r.name: r for r in (
     Run("DCD", "main_DCD.py", (), None, "Dual Correction Distillation (CIKM'21)"),
     Run("DE_DCD", "main_DCD.py", ("--with_DE",), None, "DE + DCD (as DE-RRD, with DCD for RRD)"),
     Run("UnKD", "main_UnKD.py", (), None, "Unbiased Knowledge Distillation (WSDM'23): pairs within popularity groups"),
+    Run("RCEKD", "main_RCEKD.py", (), None, "RCE-KD (2025): CE over the student's top and a collaborative sample"),
     Run("HetComp", "main_HetComp.py", (), None, "HetComp (WWW'23): MF student from six teacher families' trajectories"),
     Run("NeuMF_teacher", "main_teacher.py", ("--model", "neumf"), None, "NeuMF teacher, dim 250"),
     Run("NeuMF_student", "main_teacher.py", ("--model", "neumf", "--dim", "25"), None, "NeuMF student, dim 25"),

@@ -13,6 +13,7 @@ from Models.HetComp import HetComp
 from Models.method import Batch, Combined, Method
 from Models.RD import RD
 from Models.RRD import IRRRD, URRD
+from Models.RCEKD import RCEKD
 from Models.TD import FTD, HTD
 from Models.UnKD import UnKD
 from Utils.tensors.csr import build_csr
@@ -93,6 +94,7 @@ METHODS = {   # name -> builder(teacher, split, generator, student representatio
     "HetComp": lambda t, s, g, r: hetcomp(t, s),
     "HetComp_final": lambda t, s, g, r: hetcomp(t, s, final=True),
     "UnKD": lambda t, s, g, r: UnKD(t, s, g, lmbda=1.0, n_groups=2, n_pairs=4),
+    "RCEKD": lambda t, s, g, r: RCEKD(t, s, g, lmbda=1.0, K=4, L=3, mxK=10),
     "toy": lambda t, s, g, r: ShrinkBatchUsers(),
 }
 DOT_PRODUCT_ONLY = {"URRD_unsampled", "IR_RRD", "DCD", "HetComp", "HetComp_final"}
