@@ -25,6 +25,7 @@ from Utils.tensors.sampling import gumbel_like
 from Utils.tensors.top_unobserved import top_unobserved_by
 
 SUFFIX_CAP = 50.0         # the release's cap on the count of teacher items below a position
+CHUNK = 1024              # users per chunk of the teacher's scores
 
 
 def top_items(score_rows, n_rows, k, device):
@@ -105,17 +106,19 @@ class RCEKD(Method):
         keep_teacher = ~in_interesting & ~rowwise_isin(self.teacher_top, student_k)
         subset = torch.cat([interesting, self.teacher_top], 1)                                 # [n_users, L + K]
         keep = torch.cat([torch.ones_like(interesting, dtype=torch.bool), keep_teacher], 1)
-        return student_k, subset, keep, in_interesting.float().mean(1)
+        items = torch.cat([student_k, subset], 1)                                              # [n_users, K + L + K]
+        with torch.no_grad():        # the teacher's scores of the epoch's items, once per user (not per triple)
+            teacher_scores = torch.cat([self.teacher.score(rows, items[rows]) for rows in
+                                        torch.arange(self.n_users, device=device).split(CHUNK)]) / self.tau
+        return items, teacher_scores, keep, in_interesting.float().mean(1)
 
     def loss(self, batch):
         if self.drawn is None:
             self.drawn = self._draw(batch.student)
-        student_k, subset, keep, overlap = self.drawn
+        items, teacher_scores, keep, overlap = self.drawn
         users = batch.users
-        items = torch.cat([student_k[users], subset[users]], 1)                                # [B, K + L + K]
-        s = batch.scores(users, items) / self.tau
-        with torch.no_grad():
-            t = self.teacher.score(users, items) / self.tau
+        s = batch.scores(users, items[users]) / self.tau                                       # [B, K + L + K]
+        t = teacher_scores[users]
         k = self.K
         loss = rcekd_loss(t[:, :k], s[:, :k], t[:, k:], s[:, k:], keep[users], overlap[users], self.beta)
         return {"RCE-KD": self.lmbda * loss}
