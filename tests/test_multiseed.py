@@ -106,3 +106,25 @@ def test_a_protocols_table_has_its_metrics_and_counts_only_its_runs(tmp_path):
     assert "| method | splits | runs | R@10 | N@10 | R@20 | N@20 |" in text
     assert "| URRD_kds_toolkit | 0 | 2 | 0.2550 | 0.1275 | 0.3550 | 0.1775 |" in text
     assert "| URRD_kds_toolkit | 0 | +0.0450" in text                      # Welch: 0.255 - 0.21
+
+
+def test_the_order_of_methods_under_each_protocol(tmp_path):
+    from Utils.reporting.protocol_order import main as order_main
+
+    def write(name, final):
+        with open(tmp_path / f"{name}.jsonl", "w") as f:
+            f.write(json.dumps({"final": final}) + "\n")
+
+    loo = {"student": 0.45, "DE": 0.47, "URRD": 0.46}              # loo: DE > URRD > student
+    kds = {"student": 0.030, "DE": 0.020, "URRD": 0.025}           # kds: the reverse
+    for method, h5 in loo.items():
+        for split in (0, 1, 2):
+            write(log_name(method, split, 0), {"test": metrics(h5), "config": {"LOO_seed": split, "seed": 0}})
+    for method, n10 in kds.items():
+        name = "student_kds" if method == "student" else f"{method}_kds_toolkit"
+        write(name, {"test": {"R@10": 0.1, "N@10": n10}, "config": {"protocol": "kds", "seed": 0, "batch_size": 2048,
+                                                                      "early_stop": 30}})
+    order_main(["--log_dir", str(tmp_path), "--methods", "student", "DE", "URRD", "CD"])
+    text = (tmp_path / "protocol_order.md").read_text()
+    assert "| DE | 0.4700 (1, 3) | 0.0200 (3, 1) |" in text and "| student | 0.4500 (3, 3) | 0.0300 (1, 1) |" in text
+    assert "Kendall's tau, loo vs kds, over 3 methods (student, DE, URRD): -1.00" in text and "| CD |" not in text
