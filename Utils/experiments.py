@@ -18,8 +18,9 @@ the resume file in the log folder, or on a node that does not see it from the tr
 stops hopeless grid points early (off by default: it changes which points finish); ``--time_budget S``
 stops every trial after S seconds, resumably (a machine lent for a fixed time).
 One line per trial state change, then a table of every trial (state, epochs, selected validation and
-test H@5, wall time); over a grid the point with the best validation H@5 of each (run, dataset, split
-seed) is marked, selected on validation only.
+test headline metric: H@5, or a full-ranking protocol's --select, docs/protocols.md; wall time); over a
+grid the point with the best validation value of each (run, dataset, split seed) is marked, selected on
+validation only.
 
 Without ``--address`` a local Ray starts on this machine (``--cpus`` of it, all by default); with one it
 joins a cluster started by ``ray start --head`` on one machine and ``ray start --address=<head>:6379`` on
@@ -40,6 +41,7 @@ from Utils.errors import InputError, run_cli
 from Utils.registry import RUNS
 from Utils.training.config import DEFAULT_LOG_PATH
 from Utils.training.listeners import epoch_listener
+from Utils.training.protocols import HELDOUT_ONLY, PROTOCOLS
 from Utils.training.resume import resume_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,14 +125,15 @@ def run_trial(config):
             shutil.copyfile(os.path.join(folder, os.path.basename(resume)), tmp)
     start = time.perf_counter()
     pending = []                                   # a save not yet reported (an epoch without evaluation)
+    headline = headline_of(config["argv"])
 
     def report(record, saved):
         if saved:
             pending[:] = [saved]
         if "valid" not in record:
             return
-        metrics = {"epoch": record["epoch"], "loss": record["loss"], "valid_H@5": record["valid"]["H@5"],
-                   "valid_N@5": record["valid"]["N@5"], "wall_s": time.perf_counter() - start}
+        metrics = {"epoch": record["epoch"], "loss": record["loss"], **headline_metrics(record, headline, ("valid",)),
+                   "wall_s": time.perf_counter() - start}
         if not pending:
             tune.report(metrics)
             return
@@ -145,9 +148,41 @@ def run_trial(config):
     with epoch_listener(report):
         result = importlib.import_module(config["module"]).main(list(config["argv"]))
     final = result.final
-    tune.report({"epoch": final["epochs_run"] - 1, "valid_H@5": final["valid"]["H@5"],
-                 "valid_N@5": final["valid"]["N@5"], "test_H@5": final["test"]["H@5"],
+    tune.report({"epoch": final["epochs_run"] - 1, **headline_metrics(final, headline, ("valid", "test")),
                  "epochs": final["epochs_run"], "wall_s": time.perf_counter() - start, "finished": True})
+
+
+def flag_value(argv, flag, default):
+    """The value ``argv`` gives ``flag`` (the last one, as argparse takes it; ``--flag value`` or
+    ``--flag=value``), else ``default``."""
+    value = default
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg[len(flag) + 1:]
+    return value
+
+
+def headline_of(argv):
+    """The validation metric a run's flags select on: H@5 under leave-one-out (the paper's first cut-off),
+    else its protocol's --select (docs/protocols.md)."""
+    protocol = flag_value(argv, "--protocol", "loo")
+    preset = PROTOCOLS.get(protocol, {})
+    if flag_value(argv, "--split", preset.get("split", "loo")) == "loo":
+        return "H@5"
+    return flag_value(argv, "--select", preset.get("select", HELDOUT_ONLY["select"]))
+
+
+def headline_metrics(record, headline, parts):
+    """What a trial reports of a record's ``parts`` (valid, test): ``<part>_score`` (the headline metric,
+    the one ASHA and the grid selection compare) and ``<part>_<metric>``; N@5 beside H@5 under loo."""
+    out = {}
+    for part in parts:
+        out[f"{part}_score"] = out[f"{part}_{headline}"] = record[part][headline]
+        if headline == "H@5":
+            out[f"{part}_N@5"] = record[part]["N@5"]
+    return out
 
 
 def summary_table(trials, results):
@@ -155,38 +190,39 @@ def summary_table(trials, results):
     best = {}
     for t in trials:
         r = results.get(t.name)
-        if r and "valid_H@5" in r:
+        if r and "valid_score" in r:
             group = (t.run, t.dataset, t.split_seed)
-            if group not in best or r["valid_H@5"] > results[best[group]]["valid_H@5"]:
+            if group not in best or r["valid_score"] > results[best[group]]["valid_score"]:
                 best[group] = t.name
     several = {g for g in best if sum((t.run, t.dataset, t.split_seed) == g for t in trials) > 1}
-    lines = ["| trial | state | epochs | valid H@5 | test H@5 | wall s |", "|---|---|---|---|---|---|"]
+    lines = ["| trial | state | epochs | selected on | valid | test | wall s |", "|---|---|---|---|---|---|---|"]
     for t in trials:
         r = results.get(t.name, {})
         mark = " (best valid)" if (t.run, t.dataset, t.split_seed) in several and best.get(
             (t.run, t.dataset, t.split_seed)) == t.name else ""
-        cells = [r.get("state", t.state), r.get("epochs", ""), *(f"{r[k]:.4f}" if k in r else "" for k in
-                                                                  ("valid_H@5", "test_H@5")),
+        cells = [r.get("state", t.state), r.get("epochs", ""), headline_of(t.argv),
+                 *(f"{r[k]:.4f}" if k in r else "" for k in ("valid_score", "test_score")),
                  f"{r['wall_s']:.0f}" if "wall_s" in r else ""]
         lines.append(f"| {t.dataset}/{t.name}{mark} | " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines)
 
 
 def finished_metrics(trial):
-    """The selected validation and test H@5 and epochs of a trial's finished log."""
+    """The selected validation and test headline metric and epochs of a trial's finished log."""
     import json
     with open(trial.log) as f:
         final = json.loads(f.readlines()[-1]).get("final", {})
     return {"state": "done before", "epochs": final.get("epochs_run", ""),
-            **({"valid_H@5": final["valid"]["H@5"], "test_H@5": final["test"]["H@5"]} if "test" in final else {})}
+            **(headline_metrics(final, headline_of(trial.argv), ("valid", "test")) if "test" in final else {})}
 
 
 def asha_scheduler(grace):
-    """Tune's ASHA on the per-epoch validation H@5, time in evaluated epochs: at each rung (grace,
+    """Tune's ASHA on the per-epoch validation headline metric (H@5; a protocol's --select), time in
+    evaluated epochs: at each rung (grace,
     grace x 3, grace x 9, ...) a trial below the best third of those that reached it is stopped. No
     last rung: a trial that passes them all ends as its early stopping says."""
     from ray.tune.schedulers import ASHAScheduler
-    return ASHAScheduler(time_attr="training_iteration", metric="valid_H@5", mode="max", grace_period=grace,
+    return ASHAScheduler(time_attr="training_iteration", metric="valid_score", mode="max", grace_period=grace,
                          max_t=10 ** 9, reduction_factor=3)
 
 
@@ -244,10 +280,10 @@ def execute(trials, address=None, cpus=None, cpus_per_run=1, gpus_per_run=0, max
         metrics = dict(result.metrics or {})
         state = "failed" if result.error else "finished" if metrics.get("finished") else (
             f"stopped early at epoch {metrics.get('epoch')} (resume file kept)")
-        results[name] = {**{k: metrics[k] for k in ("valid_H@5", "test_H@5", "epochs", "wall_s") if k in metrics},
-                         "state": state}
-        if not metrics.get("finished"):
-            results[name].pop("valid_H@5", None)       # that epoch's, not a selected result
+        results[name] = {**{k: v for k, v in metrics.items() if k in ("epochs", "wall_s") or
+                            k.startswith(("valid_", "test_"))}, "state": state}
+        if not metrics.get("finished"):              # that epoch's, not a selected result
+            results[name] = {k: v for k, v in results[name].items() if not k.startswith("valid_")}
     return results
 
 
@@ -272,7 +308,7 @@ def main(argv=None):
                         "every node reaches, or a URI Ray supports)")
     p.add_argument("--max_failures", type=int, default=2, help="retries of a failed trial (each continues it)")
     p.add_argument("--asha", action="store_true",
-                   help="stop hopeless grid points early with Tune's ASHA on the per-epoch validation H@5 "
+                   help="stop hopeless grid points early with Tune's ASHA on the per-epoch validation headline metric "
                         "(changes which points finish: docs/experiments.md)")
     p.add_argument("--asha_grace", type=int, default=20, help="evaluated epochs before ASHA's first cut")
     p.add_argument("--time_budget", type=float, default=None,

@@ -85,6 +85,24 @@ def test_asha_stops_a_hopeless_grid_point_and_keeps_its_resume_file(tmp_path):
     assert not os.path.exists(tmp_path / "logs" / "planted" / f"{bad}.jsonl")
 
 
+def test_trials_under_a_full_ranking_protocol_report_its_selection_metric(tmp_path):
+    """A kds trial reports its validation N@10 per epoch and its selected valid and test N@10 at the end."""
+    ray.shutdown()
+    write_planted(str(tmp_path))
+    extra = ["--data_path", str(tmp_path), "--save_path", str(tmp_path / "saved"), *TINY_TRAINING, "--max_epoch", "4"]
+    results = experiments.main(["student", "--dataset", "planted", "--grid", "protocol=kds", "--log_path",
+                                str(tmp_path / "logs"), "--cpus", "1", "--storage", str(tmp_path / "tune"), "--", *extra])
+    ray.shutdown()
+    (name, result), = results.items()
+    final = json.loads(open(tmp_path / "logs" / "planted" / f"{name}.jsonl").readlines()[-1])["final"]
+    assert name.startswith("student_kds") and result["state"] == "finished"
+    assert result["valid_score"] == result["valid_N@10"] == final["valid"]["N@10"]
+    assert result["test_score"] == final["test"]["N@10"] and "valid_H@5" not in result
+    trial_dir, = [d for d in (tmp_path / "tune").glob("experiments_*/*") if d.is_dir()]
+    reports = [json.loads(line) for line in open(trial_dir / "result.json")]
+    assert len(reports) == 5 and all("valid_N@10" in r for r in reports)
+
+
 def test_a_time_budget_stops_the_trials_resumably(tmp_path):
     """--time_budget (a machine lent for a fixed time) stops a long trial; its resume file stays and
     the plan of the same command lists it as unfinished."""
