@@ -33,6 +33,8 @@ class Batch:
     student: torch.nn.Module
     grads: RowGradients
     cache: dict = field(default_factory=dict)   # a model's per-batch intermediates (LightGCN's propagation)
+    negatives: torch.Tensor = None   # [B, U] every negative of each pair (``neg`` is the first) when the base model
+                                     # draws several (its ``negatives_per_triple``: CML's WARP); else None
 
     def rows(self, table, index):
         """Rows ``index`` [...] of one of the student's tables -> [..., d] (gradient flows)."""

@@ -11,9 +11,11 @@ TEACHER_DIMS = {"bpr": 200, "neumf": 250, "lightgcn": 200, "cml": 200, "uae": 20
 MODEL_OF_CLASS = {cls.name: flag for flag, cls in BASE_MODELS.items()}
 
 
-def build_model(model, split, dim):
-    """A fresh base model of ``--model`` for ``split`` (a graph model also gets its graph)."""
-    return BASE_MODELS[model](split.n_users, split.n_items, dim)
+def build_model(model, split, dim, cml_negatives=None):
+    """A fresh base model of ``--model`` for ``split`` (a graph model also gets its graph); ``cml_negatives``:
+    CML's negatives per training pair (None: its default)."""
+    options = {"negatives": cml_negatives} if model == "cml" and cml_negatives is not None else {}
+    return BASE_MODELS[model](split.n_users, split.n_items, dim, **options)
 
 
 def on_device(model, split, device):

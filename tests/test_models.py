@@ -141,6 +141,46 @@ def test_cml_score_is_minus_the_squared_distance_inside_the_unit_ball():
     assert m.train_loss(batch).item() == pytest.approx(expected_loss, rel=1e-5)
 
 
+def test_cml_warp_loss_and_gradient_equal_the_release_formula():
+    """With U negatives per pair: SUM_b log(1 + J M_b / U) [m + d+ - min_k d-_k]_+ (the CML release's
+    embedding_loss), its weight without gradient; the trainer's batches carry the U negatives."""
+    from Models.CML import CML, MARGIN
+    torch.manual_seed(1)
+    m = CML(4, 12, 3, negatives=5)
+    with torch.no_grad():
+        m.user_emb.normal_(0, 0.4)
+        m.item_emb.normal_(0, 0.4)
+    users, pos = torch.tensor([0, 1, 3]), torch.tensor([2, 7, 11])
+    negatives = torch.tensor([[0, 1, 3, 4, 5], [2, 3, 8, 9, 10], [1, 1, 6, 8, 9]])
+    grads = RowGradients(m.tables())
+    batch = Batch(users, pos, negatives[:, 0], m, grads, negatives=negatives)
+    loss = m.train_loss(batch)
+    with torch.no_grad():
+        d_pos = -m.score(users, pos.unsqueeze(1)).squeeze(1)
+        d_neg = -m.score(users, negatives)
+    expected = 0.0
+    for b in range(3):
+        hinge = max(0.0, MARGIN + float(d_pos[b]) - float(d_neg[b].min()))
+        impostors = float((MARGIN + d_pos[b] - d_neg[b] > 0).float().mean())
+        expected += math.log(impostors * 12 + 1) * hinge
+    assert loss.item() == pytest.approx(expected, rel=1e-5) and expected > 0
+    users_plain = Batch(users, pos, negatives[:, 0], m, RowGradients(m.tables()))      # one negative: plain hinge
+    plain = sum(max(0.0, MARGIN + float(d_pos[b]) - float(d_neg[b, 0])) for b in range(3))
+    assert m.train_loss(users_plain).item() == pytest.approx(plain, rel=1e-5)
+
+
+def test_the_trainer_draws_each_pair_its_negatives_outside_its_training_items():
+    from Utils.tensors.sampling import PairSet, torch_draw
+    from Utils.training.trainer import TrainingData, draw_negatives
+    split = graph_split(6, 10)
+    data = TrainingData(split, torch.device("cpu"))
+    got = draw_negatives(data, 7, torch_draw(torch.Generator().manual_seed(0)))
+    assert got.shape == (len(data.users), 7)
+    assert not PairSet(data.users, data.pos, 10).contains(data.users.unsqueeze(1).expand(-1, 7), got).any()
+    one = draw_negatives(data, 1, torch_draw(torch.Generator().manual_seed(0)))
+    assert one.shape == (len(data.users),)
+
+
 @pytest.mark.parametrize("side", ["user", "item"])
 @torch.no_grad()
 def test_autoencoders_encode_their_rows_and_train_on_the_multinomial_likelihood(side):

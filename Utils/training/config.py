@@ -9,6 +9,7 @@ import re
 
 import torch
 
+from Models.CML import WARP_NEGATIVES as CML_NEGATIVES
 from Models.zoo import BASE_MODELS
 from Utils.errors import InputError
 from Utils.training.protocols import PROTOCOLS, add_protocol_flags, validate_protocol
@@ -56,6 +57,9 @@ def common_parser(description, dim=True):
     if dim:
         g.add_argument("--dim", type=int, default=None,
                        help="embedding size (None: the model's teacher size, 200 for bpr, 250 for neumf)")
+    g.add_argument("--cml_negatives", type=int, default=CML_NEGATIVES,
+                   help="CML only: negatives per training pair, the hinge on the closest weighted by its log rank "
+                        "estimate (WARP, the CML release's); 1: one uniform negative, the plain hinge")
     g.add_argument("--lr", type=float, default=d["lr"], help="Adam learning rate")
     g.add_argument("--reg", type=float, default=d["reg"], help="Adam weight decay (coupled L2)")
     g.add_argument("--batch_size", type=int, default=d["batch_size"], help="training triples per batch")
@@ -85,7 +89,8 @@ def common_parser(description, dim=True):
     return p
 
 
-_POSITIVE = ("dim", "batch_size", "num_ns", "max_epoch", "early_stop", "num_candidates", "min_user_inter")
+_POSITIVE = ("dim", "batch_size", "num_ns", "max_epoch", "early_stop", "num_candidates", "min_user_inter",
+             "cml_negatives")
 
 
 def check_finite(args):

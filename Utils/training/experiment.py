@@ -93,7 +93,8 @@ def split_key(ctx):
 
 def new_student(ctx, dim):
     """A fresh base model of ``--model`` with embedding size ``dim`` on the run's device."""
-    return on_device(build_model(ctx.args.model, ctx.split, dim), ctx.split, ctx.device)
+    return on_device(build_model(ctx.args.model, ctx.split, dim, getattr(ctx.args, "cml_negatives", None)),
+                     ctx.split, ctx.device)
 
 
 def open_resume(folder, run_name, config, ctx, identity):

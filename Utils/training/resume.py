@@ -64,11 +64,13 @@ LEGACY_METHOD_NAMES = {"BPR": "none", "CD-student": "CD"}
 
 def current_names(config):
     """``config`` (a logged configuration) with a method name recorded by an older commit replaced by the
-    name the code gives the same configuration now (:data:`LEGACY_METHOD_NAMES`)."""
+    name the code gives the same configuration now (:data:`LEGACY_METHOD_NAMES`), and a CML run logged before
+    ``--cml_negatives`` existed recorded as what it was (one negative per pair)."""
     method = config.get("method")
     if method == "CD" and config.get("guide") == "teacher":
         method = "CD-teacher"
-    return dict(config, method=LEGACY_METHOD_NAMES.get(method, method))
+    legacy = {"cml_negatives": 1} if config.get("model") == "cml" and "cml_negatives" not in config else {}
+    return dict(config, method=LEGACY_METHOD_NAMES.get(method, method), **legacy)   # CML before WARP: one negative
 
 
 def check_name_free(log_path, key):

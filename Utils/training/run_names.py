@@ -26,7 +26,8 @@ def changed_flags(parser, values, consumed=()):
     defaults, leading ones first, then in the parser's order; ``consumed`` ones are already in the base."""
     dests = [a.dest for a in parser._actions]
     ordered = [d for d in LEADING if d in dests] + [d for d in dests if d not in LEADING]
-    skip = NOT_IN_NAME | set(consumed) | (LOO_ONLY if values.get("split", "loo") != "loo" else set())
+    skip = NOT_IN_NAME | set(consumed) | (LOO_ONLY if values.get("split", "loo") != "loo" else set()) | \
+        (set() if values.get("model") == "cml" else {"cml_negatives"})
     return [(d, values[d]) for d in ordered
             if d not in skip and d in values and values[d] != parser.get_default(d)]
 

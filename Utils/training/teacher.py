@@ -20,7 +20,7 @@ from Models.method import Method
 from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model, on_device
 from Utils.training.trajectory import SPACINGS, TrajectoryRecorder, trajectory_file
 from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
-from Utils.training.config import TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser, training_defaults
+from Utils.training.config import CML_NEGATIVES, TRAINING_DEFAULTS, TRAINING_FLAGS, common_parser, training_defaults
 from Utils.training.protocols import apply_protocol, protocol_default
 from Utils.errors import InputError
 from Utils.training.experiment import Context, new_student, run, split_key
@@ -32,19 +32,22 @@ IDENTITY = ("dataset", "split", "LOO_seed", "n_users", "n_items", "model", "dim"
 SHARED_WITH_TEACHER = ("model", "data_path", "dataset", "LOO_seed", "min_user_inter", "min_rating", "split_by",
                        "num_candidates", "eval", "device", "num_threads", "save_path", "log_path", "quiet",
                        "resume_every", "restart", "protocol", "split", "ratios", "order", "drop_unseen", "cutoffs",
-                       "mask_heldout", "select", "eval_every")
+                       "mask_heldout", "select", "eval_every", "cml_negatives")
 
 
 def model_key(ctx, dim, lr, reg, seed, training):
     """Everything that determines a trained base model: data, split, model and size, optimiser, seed,
     training length and batches."""
     return dict(split_key(ctx), model=BASE_MODELS[ctx.args.model].name, dim=dim, lr=lr, reg=reg, seed=seed,
-                **{f: training[f] for f in TRAINING_FLAGS})
+                **{f: training[f] for f in TRAINING_FLAGS},
+                **({"cml_negatives": ctx.args.cml_negatives} if ctx.args.model == "cml" else {}))
 
 
 def checkpoint_file(folder, key):
     """``<folder>/<dataset>/<model>_dim.._LOO.._seed.._lr.._reg.._<split>[_<changed training flags>].pt``."""
     changed = "".join(f"_{f}{format_value(key[f])}" for f in TRAINING_FLAGS if key[f] != TRAINING_DEFAULTS[f])
+    if key.get("cml_negatives", CML_NEGATIVES) != CML_NEGATIVES:
+        changed += f"_cml_negatives{key['cml_negatives']}"
     if "selection" in key:              # a held-out split's selection rule (Utils.training.experiment.split_key)
         changed += "_select" + hashlib.sha256(json.dumps(key["selection"], sort_keys=True).encode()).hexdigest()[:8]
     return os.path.join(folder, key["dataset"],

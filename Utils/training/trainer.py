@@ -59,6 +59,14 @@ class TrainingData:
         self.n_items = split.n_items
 
 
+def draw_negatives(data, per_pair, draw):
+    """Each training pair's negatives for an epoch: [n] (one, the loop's default) or [n, per_pair]."""
+    if per_pair == 1:
+        return sample_negatives(data.users, data.n_items, data.train_set, draw)
+    users = data.users.repeat_interleave(per_pair)
+    return sample_negatives(users, data.n_items, data.train_set, draw).view(-1, per_pair)
+
+
 class Steps:
     """The optimiser steps of one student and method: each batch's loss terms, one backward, Adam,
     and the row-sparse gradient bookkeeping of the student's tables."""
@@ -72,11 +80,13 @@ class Steps:
         self.optimizer = make_optimizer(tables + self.dense_params, lr, reg)
 
     def run(self, users, pos, neg, batch_size, totals):
-        """Steps on consecutive slices of ``batch_size`` of users/pos/neg [n]; adds each term's
-        detached value into ``totals`` {name: tensor}."""
+        """Steps on consecutive slices of ``batch_size`` of users/pos [n] and neg [n] (or [n, U], several per
+        pair); adds each term's detached value into ``totals`` {name: tensor}."""
         for start in range(0, len(users), batch_size):
             stop = start + batch_size
-            batch = Batch(users[start:stop], pos[start:stop], neg[start:stop], self.student, self.grads)
+            several = neg.dim() == 2
+            batch = Batch(users[start:stop], pos[start:stop], neg[start:stop, 0] if several else neg[start:stop],
+                          self.student, self.grads, negatives=neg[start:stop] if several else None)
             terms = {self.student.loss_name: self.student.train_loss(batch)} if self.method.base_loss else {}
             terms.update(self.method.loss(batch))
             differentiable = [v for v in terms.values() if v.requires_grad]
@@ -174,7 +184,7 @@ def train(student, method, split, evaluator, cfg, logger, generator, on_improved
         synchronize(device)
         t0 = time.perf_counter()
         schedule = method.start_epoch(epoch)
-        negatives = sample_negatives(data.users, data.n_items, data.train_set, draw)
+        negatives = draw_negatives(data, getattr(student, "negatives_per_triple", 1), draw)
         order = torch.randperm(n, generator=generator, device=device)
         synchronize(device)
         t1 = time.perf_counter()
