@@ -11,10 +11,12 @@ TEACHER_DIMS = {"bpr": 200, "neumf": 250, "lightgcn": 200, "cml": 200, "uae": 20
 MODEL_OF_CLASS = {cls.name: flag for flag, cls in BASE_MODELS.items()}
 
 
-def build_model(model, split, dim, cml_negatives=None):
+def build_model(model, split, dim, cml_negatives=None, neumf_part=None):
     """A fresh base model of ``--model`` for ``split`` (a graph model also gets its graph); ``cml_negatives``:
-    CML's negatives per training pair (None: its default)."""
+    CML's negatives per training pair, ``neumf_part``: NeuMF's part ("both", "gmf", "mlp"); None: defaults."""
     options = {"negatives": cml_negatives} if model == "cml" and cml_negatives is not None else {}
+    if model == "neumf" and neumf_part is not None:
+        options["part"] = neumf_part
     return BASE_MODELS[model](split.n_users, split.n_items, dim, **options)
 
 

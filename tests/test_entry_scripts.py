@@ -131,6 +131,37 @@ def test_autoencoders_rank_withheld_items_first(planted, model):
     assert result.final["test"]["H@5"] >= 0.95
 
 
+def test_neumf_pretraining_trains_its_parts_first_and_starts_from_them(tmp_path, capsys):
+    root = str(write_planted(str(tmp_path)))
+    flags = planted_flags(root) + ["--model", "neumf", "--dim", "8", "--neumf_pretrain", "1"]
+    result = main_teacher.main(flags + ["--run_name", "pretrained"])
+    err = capsys.readouterr().err
+    assert "no GMF part" in err and "no MLP part" in err
+    with open(os.path.join(root, "logs", "planted", "pretrained.jsonl")) as f:
+        first = json.loads(f.readline())
+    # epoch 0 is evaluated after one epoch from the parts, which alone rank the planted groups: already there
+    assert first["valid"]["H@5"] >= 0.9
+    assert share_ranked_first(result, within=3) >= 0.9 and result.final["test"]["H@5"] >= 0.95
+    again = main_teacher.main(flags + ["--run_name", "again"])            # the parts are found, not retrained
+    assert "training it first" not in capsys.readouterr().err
+    with open(os.path.join(root, "logs", "planted", "again.log")) as f:
+        log = f.read()
+    assert log.count("Pretrained ") == 2 and again.final["test"] == result.final["test"]
+    names = sorted(os.listdir(os.path.join(root, "saved", "planted")))
+    assert any(n.endswith("_gmf.pt") for n in names) and any(n.endswith("_mlp.pt") for n in names)
+    assert any(n.endswith("_pretrained.pt") for n in names)
+    part = os.path.join(root, "saved", "planted", next(n for n in names if n.endswith("_gmf.pt")))
+    with pytest.raises(InputError, match="a NeuMF GMF part alone, not a teacher"):
+        main_DE.main(planted_flags(root) + ["--model", "neumf", "--teacher_dim", "8", "--percent", "0.5",
+                                            "--teacher_lr", "0.02", "--teacher_path", part, "--max_epoch", "1"])
+
+
+def test_neumf_part_flags_on_another_model_are_refused(tmp_path):
+    root = str(write_planted(str(tmp_path)))
+    with pytest.raises(InputError, match="NeuMF's"):
+        main_teacher.main(planted_flags(root) + ["--neumf_part", "gmf", "--max_epoch", "1"])
+
+
 def test_a_neumf_teacher_for_a_bpr_student_is_refused_naming_both(planted):
     root, common, _ = planted
     with pytest.raises(InputError, match="model: checkpoint 'NeuMF' vs run 'BPR'"):

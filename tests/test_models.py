@@ -53,6 +53,43 @@ def test_neumf_score_is_the_papers_formula():
     assert sum(p.numel() for p in m.parameters()) == 2 * (5 + 9) * 4 + (8 * 4 + 4) + (8 + 1)
 
 
+def test_neumf_parts_alone_are_the_gmf_and_mlp_models_and_train_only_their_own_tables():
+    torch.manual_seed(3)
+    users, items = torch.tensor([0, 2, 4]), torch.tensor([[1, 2, 8], [0, 5, 5], [7, 6, 3]])
+    for part in ("gmf", "mlp"):
+        m = spread(NeuMF(5, 9, 4, part))
+        got = m.score(users, items)
+        with torch.no_grad():
+            for b in range(3):
+                for c in range(3):
+                    u, i = users[b], items[b, c]
+                    if part == "gmf":
+                        want = m.out.weight[0, :4] @ (m.gmf_user[u] * m.gmf_item[i]) + m.out.bias[0]
+                    else:
+                        hidden = torch.relu(m.hidden.weight @ torch.cat([m.mlp_user[u], m.mlp_item[i]]) + m.hidden.bias)
+                        want = m.out.weight[0, 4:] @ hidden + m.out.bias[0]
+                    assert got[b, c].item() == pytest.approx(want.item(), rel=1e-5, abs=1e-5)
+        got.sum().backward()
+        unused = (m.mlp_user, m.mlp_item) if part == "gmf" else (m.gmf_user, m.gmf_item)
+        assert all(t.grad is None for t in unused)
+        assert torch.allclose(m.score_all(users).gather(1, items), got, atol=1e-4)
+
+
+def test_neumf_from_pretrained_parts_starts_at_their_weighted_mean():
+    """The NeuMF release's load_pretrain_model: s = 0.5 s_GMF + 0.5 s_MLP at the start."""
+    torch.manual_seed(4)
+    gmf, mlp = spread(NeuMF(5, 9, 4, "gmf")), spread(NeuMF(5, 9, 4, "mlp"))
+    for m in (gmf, mlp):
+        torch.nn.init.normal_(m.out.bias)
+    both = NeuMF(5, 9, 4).load_parts(gmf, mlp)
+    users, items = torch.tensor([0, 1, 4]), torch.tensor([[1, 2, 8], [0, 5, 5], [7, 6, 3]])
+    want = 0.5 * gmf.score(users, items) + 0.5 * mlp.score(users, items)
+    assert torch.allclose(both.score(users, items), want, atol=1e-5)
+    assert torch.equal(both.gmf_user, gmf.gmf_user) and torch.equal(both.mlp_item, mlp.mlp_item)
+    with pytest.raises(ValueError, match="a GMF and an MLP part"):
+        NeuMF(5, 9, 4).load_parts(mlp, gmf)
+
+
 def test_neumf_parameter_count_matches_the_paper_on_citeulike():
     count = lambda d: 2 * (5219 + 25181) * d + (2 * d * d + d) + (2 * d + 1)     # noqa: E731
     assert round(count(250) / 1e6, 2) == 15.33 and round(count(25) / 1e6, 2) == 1.52

@@ -93,8 +93,9 @@ def split_key(ctx):
 
 def new_student(ctx, dim):
     """A fresh base model of ``--model`` with embedding size ``dim`` on the run's device."""
-    return on_device(build_model(ctx.args.model, ctx.split, dim, getattr(ctx.args, "cml_negatives", None)),
-                     ctx.split, ctx.device)
+    a = ctx.args
+    return on_device(build_model(a.model, ctx.split, dim, getattr(a, "cml_negatives", None),
+                                 getattr(a, "neumf_part", None)), ctx.split, ctx.device)
 
 
 def open_resume(folder, run_name, config, ctx, identity):

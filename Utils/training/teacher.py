@@ -17,6 +17,7 @@ import sys
 import torch
 
 from Models.method import Method
+from Models.NeuMF import PARTS
 from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS, build_model, on_device
 from Utils.training.trajectory import SPACINGS, TrajectoryRecorder, trajectory_file
 from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint
@@ -40,7 +41,21 @@ def model_key(ctx, dim, lr, reg, seed, training):
     training length and batches."""
     return dict(split_key(ctx), model=BASE_MODELS[ctx.args.model].name, dim=dim, lr=lr, reg=reg, seed=seed,
                 **{f: training[f] for f in TRAINING_FLAGS},
-                **({"cml_negatives": ctx.args.cml_negatives} if ctx.args.model == "cml" else {}))
+                **({"cml_negatives": ctx.args.cml_negatives} if ctx.args.model == "cml" else {}),
+                **neumf_fields(ctx.args))
+
+
+def neumf_fields(args):
+    """The key fields of a NeuMF trained as one part alone or from pretrained parts ({} for the plain
+    NeuMF, so its keys are those it always had)."""
+    if args.model != "neumf":
+        return {}
+    fields = {}
+    if getattr(args, "neumf_part", "both") != "both":
+        fields["neumf_part"] = args.neumf_part
+    if getattr(args, "neumf_pretrain", 0):
+        fields["neumf_pretrain"] = 1
+    return fields
 
 
 def checkpoint_file(folder, key):
@@ -48,6 +63,10 @@ def checkpoint_file(folder, key):
     changed = "".join(f"_{f}{format_value(key[f])}" for f in TRAINING_FLAGS if key[f] != TRAINING_DEFAULTS[f])
     if key.get("cml_negatives", CML_NEGATIVES) != CML_NEGATIVES:
         changed += f"_cml_negatives{key['cml_negatives']}"
+    if "neumf_part" in key:
+        changed += f"_{key['neumf_part']}"
+    if key.get("neumf_pretrain"):
+        changed += "_pretrained"
     if "selection" in key:              # a held-out split's selection rule (Utils.training.experiment.split_key)
         changed += "_select" + hashlib.sha256(json.dumps(key["selection"], sort_keys=True).encode()).hexdigest()[:8]
     return os.path.join(folder, key["dataset"],
@@ -59,6 +78,14 @@ def base_model_parser(description):
     """The flags of ``main_teacher.py``."""
     parser = common_parser(description)
     parser.add_argument("--save", type=int, default=1, choices=[0, 1], help="save the best checkpoint")
+    g = parser.add_argument_group("NeuMF's parts (the NeuMF paper's pretraining)")
+    g.add_argument("--neumf_part", choices=PARTS, default="both",
+                   help="NeuMF only: train the GMF or the MLP part alone (the NeuMF paper's GMF and MLP models)")
+    g.add_argument("--neumf_pretrain", type=int, choices=[0, 1], default=0,
+                   help="NeuMF only: 1 starts from a GMF and an MLP part trained with this run's settings (each "
+                        "trained first when its checkpoint is missing), combined with alpha 0.5 as the NeuMF "
+                        "paper's release does; 0: random initialisation (the DE-RRD paper says nothing of "
+                        "pretraining)")
     g = parser.add_argument_group("trajectory (HetComp's teachers)")
     g.add_argument("--trajectory", type=int, default=0,
                    help="also keep the ranking (top --trajectory_K items per user, with scores) at this many "
@@ -102,7 +129,15 @@ def train_base_model(ctx, name, checkpoint_path):
     ranking at N points along training is kept beside the checkpoint. -> TrainResult."""
     a = ctx.args
     key = model_key(ctx, a.dim, a.lr, a.reg, a.seed, vars(a))
-    model = new_student(ctx, a.dim)
+    header = []
+    if a.model != "neumf" and (getattr(a, "neumf_part", "both") != "both" or getattr(a, "neumf_pretrain", 0)):
+        raise InputError(f"--neumf_part and --neumf_pretrain are NeuMF's (--model neumf), not {a.model}'s")
+    if getattr(a, "neumf_pretrain", 0):
+        parts, header = pretrained_parts(ctx, checkpoint_path)
+        torch.manual_seed(a.seed)                     # the same start whether the parts were trained or found
+        model = new_student(ctx, a.dim).load_parts(*parts)
+    else:
+        model = new_student(ctx, a.dim)
     params = sum(p.numel() for p in model.parameters())
     recorder = None
     if a.trajectory:
@@ -111,13 +146,39 @@ def train_base_model(ctx, name, checkpoint_path):
         recorder = TrajectoryRecorder(ctx.split, a.trajectory, a.trajectory_K, ctx.device,
                                       f"{os.path.splitext(checkpoint_path)[0]}.snapshots", a.trajectory_spacing,
                                       ctx.evaluator.headline)
-    result = run(ctx, model, Method(), name, header=[f"{model.name} dim {a.dim}: {params} parameters"],
+    part = "" if getattr(a, "neumf_part", "both") == "both" else f" ({a.neumf_part.upper()} part alone)"
+    result = run(ctx, model, Method(), name, header=[f"{model.name}{part} dim {a.dim}: {params} parameters", *header],
                  checkpoint_path=checkpoint_path, checkpoint_key=key, on_improved=recorder)
     if recorder is not None:
         path = trajectory_file(checkpoint_path, a.trajectory, a.trajectory_K, a.trajectory_spacing)
         state = recorder.save(path, key, model)
         print(f"saved {path} (epochs {state['epochs']})", file=sys.stderr)
     return result
+
+
+def pretrained_parts(ctx, checkpoint_path):
+    """The GMF and the MLP part for a NeuMF run with --neumf_pretrain 1 -> ([gmf, mlp], log lines): each
+    with the run's own flags (size, optimiser, seed, training), found in --save_path or trained first."""
+    a = ctx.args
+    if a.model != "neumf" or a.neumf_part != "both":
+        raise InputError("--neumf_pretrain 1 needs --model neumf and --neumf_part both")
+    if not checkpoint_path:
+        raise InputError("--neumf_pretrain 1 needs --save 1 (the parts are saved beside the model)")
+    parts, lines = [], []
+    for part in ("gmf", "mlp"):
+        args = argparse.Namespace(**dict(vars(a), neumf_part=part, neumf_pretrain=0, trajectory=0, run_name=None))
+        part_ctx = context_for(ctx, args)
+        key = model_key(part_ctx, a.dim, a.lr, a.reg, a.seed, vars(args))
+        path = checkpoint_file(a.save_path, key)
+        if not os.path.isfile(path):
+            print(f"no {part.upper()} part at {path}: training it first (the run's settings)", file=sys.stderr)
+            torch.manual_seed(a.seed)
+            train_base_model(part_ctx, base_model_run_name(base_model_parser("part"), args), path)
+        stored = load_checkpoint(path, key)
+        lines.append(f"Pretrained {part.upper()} part: {path} (epoch {stored.get('epoch')}, valid "
+                     f"{stored.get('valid', {})})")
+        parts.append(load_frozen(stored, ctx.split, ctx.device))
+    return parts, lines
 
 
 def add_teacher_flags(parser):
@@ -165,7 +226,8 @@ def context_for(ctx, args):
 
 def load_frozen(stored, split, device):
     """The base model of a stored checkpoint, frozen, in eval mode, on ``device`` with its split attached."""
-    model = build_model(MODEL_OF_CLASS[stored["key"]["model"]], split, stored["key"]["dim"])
+    key = stored["key"]
+    model = build_model(MODEL_OF_CLASS[key["model"]], split, key["dim"], neumf_part=key.get("neumf_part"))
     model.load_state_dict(stored["state"])
     return on_device(model, split, device).requires_grad_(False).eval()
 
@@ -177,6 +239,10 @@ def describe_teacher(path, stored, protocol="loo"):
     defaults = training_defaults(protocol)
     lines = [f"Teacher:: {path} ({key['model']}, dim {key['dim']}, trained {stored.get('epochs_run', '?')} epochs, "
              f"stopped by {stored.get('stopped', 'unknown')})"]
+    if key.get("neumf_part"):
+        raise InputError(f"{path}: a NeuMF {key['neumf_part'].upper()} part alone, not a teacher")
+    if key.get("neumf_pretrain"):
+        lines.append("this teacher started from pretrained GMF and MLP parts (--neumf_pretrain 1)")
     changed = [f"{f} {key.get(f)} (default {defaults[f]})" for f in TRAINING_FLAGS if key.get(f) != defaults[f]]
     if changed:
         lines.append("WARNING: this teacher was trained with " + ", ".join(changed))
