@@ -42,6 +42,9 @@ def parser():
     g.add_argument("--final_sub", type=int, default=None, help="second stage: shorter prefix ranked too (None: K / 10)")
     g.add_argument("--HetComp_lmbda", type=float, default=0.01, help="weight of the first-stage loss")
     g.add_argument("--HetComp_lmbda_final", type=float, default=0.005, help="weight of the second-stage loss")
+    g.add_argument("--HetComp_base", type=int, choices=[0, 1], default=0,
+                   help="1: train the student's own loss (BPR) beside HetComp's, as the KDs toolkit does; "
+                        "0: HetComp's terms alone (the release's)")
     g.add_argument("--every", type=int, default=10, help="epochs between advance checks (p)")
     g.add_argument("--alpha", type=float, default=1.05, help="advance threshold alpha * decay^(epoch // p)")
     g.add_argument("--alpha_decay", type=float, default=0.995, help="decay of the advance threshold")

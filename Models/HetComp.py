@@ -111,7 +111,8 @@ class CheckpointSchedule:
 
 
 class HetComp(Method):
-    """The HetComp student term (module doc); the student trains on it alone (``base_loss = False``).
+    """The HetComp student term (module doc); the student trains on it alone (``base_loss = False``, the
+    release's) or, with ``base_loss=True``, beside its own loss (BPR), as the KDs toolkit trains it.
 
     trajectories: one [N_t, U, L] int tensor per teacher (its checkpoints' lists, in training order);
     observed: [U, P] each user's observed items in the teachers' order, -1 where a user has fewer;
@@ -123,11 +124,12 @@ class HetComp(Method):
 
     def __init__(self, trajectories, observed, split, student, lmbda=0.01, lmbda_final=0.005, K=100,
                  final_top=50, final_sub=10, every=10, alpha=1.05, decay=0.995, ndcg_K=50, ensemble_T=10.0,
-                 ndcg_T=10.0):
+                 ndcg_T=10.0, base_loss=False):
         device = observed.device
         if not final_sub <= final_top <= K:
             raise ValueError(f"HetComp needs final_sub ({final_sub}) <= final_top ({final_top}) <= K ({K})")
         self.trajectories, self.observed, self.student = trajectories, observed, student
+        self.base_loss = base_loss
         self.lmbda, self.lmbda_final, self.K = lmbda, lmbda_final, K
         self.final_top, self.final_sub, self.every = final_top, final_sub, every
         self.ndcg_K, self.ensemble_T, self.ndcg_T = ndcg_K, ensemble_T, ndcg_T
@@ -196,4 +198,5 @@ class HetComp(Method):
 
     def describe(self):
         return [f"HetComp: {len(self.trajectories)} teachers, checkpoints {[len(t) for t in self.trajectories]}, "
-                f"K {self.K}, observed per user {self.observed.shape[1]}, lambda {self.lmbda} / {self.lmbda_final}"]
+                f"K {self.K}, observed per user {self.observed.shape[1]}, lambda {self.lmbda} / {self.lmbda_final}"
+                + (", beside the student's own loss" if self.base_loss else "")]

@@ -2,6 +2,7 @@
 rule, the observed items' order, the ensemble's evaluation scores and both stages of the loss
 (values and gradients); then the entry script on the planted data."""
 import math
+import json
 import os
 
 import numpy as np
@@ -240,6 +241,21 @@ def test_hetcomp_trains_missing_teachers_then_ranks_withheld_items_first(planted
         log = f.read()
     assert "trained here: none" in log and log.count("Teacher:: ") == 2 and "Ensemble of the final checkpoints" in log
     assert again.final["epochs_run"] == 2
+
+
+def test_hetcomp_trains_beside_the_students_own_loss_only_when_asked(planted):
+    """--HetComp_base 1 (the KDs toolkit's training: BPR + HetComp) logs both terms; the default, HetComp alone."""
+    root, flags = planted
+    terms = {}
+    for base in (0, 1):
+        name = f"base{base}"
+        main_HetComp.main(flags + ["--teachers", "bpr", "cml", "--max_epoch", "2", "--HetComp_base", str(base),
+                                   "--run_name", name])
+        with open(os.path.join(root, "logs", "planted", f"{name}.jsonl")) as f:
+            epochs = [json.loads(line) for line in f if '"epoch"' in line[:12]]
+        terms[base] = set(epochs[-1]["losses"])
+        assert epochs[-1]["loss"] == pytest.approx(sum(epochs[-1]["losses"].values()), rel=1e-6)
+    assert terms == {0: {"HetComp"}, 1: {"BPR", "HetComp"}}
 
 
 def test_hetcomp_refuses_bad_teachers_with_one_clear_error(planted):

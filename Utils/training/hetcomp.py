@@ -217,7 +217,7 @@ def train_hetcomp(ctx, name):
     student = new_student(ctx, args.dim)
     method = HetComp([t.lists for t in teachers], observed, ctx.split, student, args.HetComp_lmbda,
                      args.HetComp_lmbda_final, args.HetComp_K, args.final_top, args.final_sub, args.every, args.alpha,
-                     args.alpha_decay, args.ndcg_K, args.ensemble_T, args.ndcg_T)
+                     args.alpha_decay, args.ndcg_K, args.ensemble_T, args.ndcg_T, bool(args.HetComp_base))
     setup_s = time.perf_counter() - start
     trained = [f"{t.key['model']} {t.trained_s:.0f} s" for t in teachers if t.trained_s is not None]
     header += method.describe() + [f"Stages:: teachers {teachers_s:.0f} s (trained here: {', '.join(trained) or 'none'}), "
