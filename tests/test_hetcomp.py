@@ -1,8 +1,8 @@
 """HetComp against loop references: the ensemble ranking, the student-checkpoint distance, the advance
 rule, the observed items' order, the ensemble's evaluation scores and both stages of the loss
 (values and gradients); then the entry script on the planted data."""
-import math
 import json
+import math
 import os
 
 import numpy as np
@@ -18,7 +18,7 @@ from planted import planted_flags, write_planted
 from Utils.data.dataset import SplitData
 from Utils.errors import InputError
 from Utils.tensors.row_gradients import RowGradients
-from Utils.training.hetcomp import RankEnsemble, observed_in_teacher_order
+from Utils.training.hetcomp import RankEnsemble, family_args, observed_in_teacher_order
 
 
 def random_lists(rng, n_teachers, n_users, length, n_items):
@@ -256,6 +256,14 @@ def test_hetcomp_trains_beside_the_students_own_loss_only_when_asked(planted):
         terms[base] = set(epochs[-1]["losses"])
         assert epochs[-1]["loss"] == pytest.approx(sum(epochs[-1]["losses"].values()), rel=1e-6)
     assert terms == {0: {"HetComp"}, 1: {"BPR", "HetComp"}}
+
+
+@pytest.mark.parametrize("protocol, sizes", [("loo", {"bpr": 200, "neumf": 250}), ("kds", {"bpr": 400, "neumf": 400})])
+def test_family_teachers_take_their_size_and_training_from_the_protocol(protocol, sizes):
+    _, args, _ = main_HetComp.parse(["--protocol", protocol])
+    for family, dim in sizes.items():
+        _, flags = family_args(args, family)
+        assert (flags.model, flags.dim, flags.batch_size) == (family, dim, 2048 if protocol == "kds" else 1024)
 
 
 def test_hetcomp_refuses_bad_teachers_with_one_clear_error(planted):

@@ -4,8 +4,9 @@ Utils/training/trajectory.py), its trajectory and final checkpoint loaded; the o
 them; their ensemble evaluated on the run's protocol; and the run itself (``train_hetcomp``, what
 main_HetComp.py calls with its flags).
 
-A teacher is named by its family (``--model`` name: trained with the teacher defaults, dim of
-Models/zoo.TEACHER_DIMS, seed 0, and ``FAMILY_TRAINING``; looked for in --teacher_path under its
+A teacher is named by its family (``--model`` name: trained with the teacher defaults, the family's
+teacher size under the run's protocol (Models/zoo.TEACHER_DIMS; kds: 400), seed 0, and ``FAMILY_TRAINING``;
+looked for in --teacher_path under its
 key) or given as a checkpoint file trained on this split, whose trajectory file lies beside it.
 """
 import os
@@ -16,13 +17,14 @@ from dataclasses import dataclass
 import torch
 
 from Models.HetComp import HetComp
-from Models.zoo import BASE_MODELS, MODEL_OF_CLASS, TEACHER_DIMS
+from Models.zoo import BASE_MODELS, MODEL_OF_CLASS
 from Utils.errors import InputError
 from Utils.tensors.csr import build_csr, gather_rows
 from Utils.training.checkpoint import check_key, load_checkpoint, read_checkpoint, tensors_fingerprint
 from Utils.training.experiment import new_student, run, split_key
 from Utils.training.teacher import (TEACHER_DEFAULTS, base_model_args, base_model_run_name, checkpoint_file,
-                                    context_for, describe_teacher, load_frozen, model_key, train_base_model)
+                                    context_for, describe_teacher, load_frozen, model_key, teacher_dim,
+                                    train_base_model)
 from Utils.training.trajectory import load_trajectory, trajectory_file
 
 FAMILIES = tuple(BASE_MODELS)   # the zoo is the paper's six families: MF, DL (NeuMF), GNN, ML (CML), AE, I-AE
@@ -45,7 +47,7 @@ class TrajectoryTeacher:
 def family_args(args, family):
     """(parser, flags) of ``main_teacher.py`` for a teacher of ``family``: the teacher defaults, this
     run's data, protocol and output flags, and its trajectory settings."""
-    return base_model_args(args, model=family, dim=TEACHER_DIMS[family], lr=TEACHER_DEFAULTS["lr"],
+    return base_model_args(args, model=family, dim=teacher_dim(family, args.protocol), lr=TEACHER_DEFAULTS["lr"],
                            reg=TEACHER_DEFAULTS["reg"], seed=TEACHER_DEFAULTS["seed"], trajectory=args.trajectory,
                            trajectory_K=args.trajectory_K, trajectory_spacing=args.trajectory_spacing,
                            save_path=args.teacher_path,
