@@ -70,7 +70,8 @@ def table2_run(row, model):
     base = TABLE2_ROWS[row]
     return base if model == "bpr" else f"NeuMF_{base}"
 
-TABLE_RUNS = ("teacher", "student", "DE", "URRD", "DERRD", "RD", "CD", "CD_teacher", "FTD", "HTD", "DCD", "DE_DCD")   # the multi-seed table's rows
+TABLE_RUNS = ("teacher", "student", "DE", "URRD", "DERRD", "RD", "CD", "CD_teacher", "FTD", "HTD", "DCD", "DE_DCD",
+              "UnKD", "RCEKD")   # the multi-seed table's rows
 PLOT_RUNS = ("teacher", "student", "DE", "URRD", "IR_RRD", "URRD_unsampled_K100", "DERRD", "RD", "CD", "FTD")
 
 
