@@ -20,13 +20,22 @@ class Run:
     flags: tuple = ()           # flags of the reference run, beyond the script's defaults
     paper: str = None           # its row in Utils.paper (the paper's Table 2 / the original logs)
     what: str = ""              # one line for people
+    flag_suffix: str = ""       # the end of ``name`` its flags write (``_teacher_reg0``): split and seed go before it
 
     def command(self, split_seed=0):
         """The command-line words after ``python``."""
         return [self.script, *self.flags] + (["--LOO_seed", str(split_seed)] if split_seed else [])
 
-    def log_name(self, split_seed=0):
-        return self.name + (f"_LOO{split_seed}" if split_seed else "")
+    def log_name(self, split_seed=0, train_seed=0):
+        """``NeuMF_URRD_teacher_reg0`` on split seed 1, training seed 2 -> ``NeuMF_URRD_LOO1_seed2_teacher_reg0``
+        (Utils.training.run_names writes the split and the seed first)."""
+        stem = self.name[:len(self.name) - len(self.flag_suffix)]
+        return (stem + (f"_LOO{split_seed}" if split_seed else "") + (f"_seed{train_seed}" if train_seed else "")
+                + self.flag_suffix)
+
+    def __post_init__(self):
+        if not self.name.endswith(self.flag_suffix):
+            raise ValueError(f"run {self.name!r} does not end with its flag suffix {self.flag_suffix!r}")
 
 
 RUNS = {r.name: r for r in (
@@ -55,6 +64,13 @@ RUNS = {r.name: r for r in (
     Run("NeuMF_DERRD", "main_DERRD.py", ("--model", "neumf"), None, "DE-RRD on NeuMF"),
     Run("NeuMF_RD", "main_RD.py", ("--model", "neumf"), None, "RD on NeuMF"),
     Run("NeuMF_CD", "main_CD.py", ("--model", "neumf"), None, "CD on NeuMF"),
+    # the NeuMF column from the teacher selected on validation (no weight decay; docs/results.md, NeuMF)
+    Run("NeuMF_teacher_reg0", "main_teacher.py", ("--model", "neumf", "--reg", "0"), None,
+        "NeuMF teacher, dim 250, no weight decay (selected on validation)", "_reg0"),
+    *(Run(f"NeuMF_{base}_teacher_reg0", f"main_{script}.py", ("--model", "neumf", "--teacher_reg", "0"), None,
+          f"{label} on NeuMF, from the selected NeuMF teacher", "_teacher_reg0")
+      for base, script, label in (("RD", "RD", "RD"), ("CD", "CD", "CD"), ("DE", "DE", "DE"), ("URRD", "URRD", "RRD"),
+                                  ("DERRD", "DERRD", "DE-RRD"))),
 )}
 
 # The DE-RRD paper's Table 2: rows (its method names -> our run names, BPR-MF's; NeuMF's add the prefix)
@@ -66,9 +82,12 @@ TABLE2_COLUMNS = (("citeULike", "bpr"), ("citeULike", "neumf"), ("foursquare", "
 
 
 def table2_run(row, model):
-    """The registered run name of a Table 2 row on a base model."""
+    """The registered run name of a Table 2 row on a base model: NeuMF's distil from the NeuMF teacher
+    selected on validation (weight decay 0; the specified 1e-3 stays in ``NeuMF_teacher``)."""
     base = TABLE2_ROWS[row]
-    return base if model == "bpr" else f"NeuMF_{base}"
+    if model == "bpr":
+        return base
+    return {"teacher": "NeuMF_teacher_reg0", "student": "NeuMF_student"}.get(base, f"NeuMF_{base}_teacher_reg0")
 
 TABLE_RUNS = ("teacher", "student", "DE", "URRD", "DERRD", "RD", "CD", "CD_teacher", "FTD", "HTD", "DCD", "DE_DCD",
               "UnKD", "RCEKD")   # the multi-seed table's rows

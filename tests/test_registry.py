@@ -20,6 +20,15 @@ def test_each_registered_command_logs_under_its_registered_name(name, split_seed
     assert module.planned_name(run.command(split_seed)[1:]) == run.log_name(split_seed)
 
 
+@pytest.mark.parametrize("name", ["DE", "NeuMF_teacher_reg0", "NeuMF_URRD_teacher_reg0"])
+def test_a_training_seed_goes_where_the_entry_script_writes_it(name):
+    run = RUNS[name]
+    module = importlib.import_module(run.script[:-3])
+    assert module.planned_name(run.command(1)[1:] + ["--seed", "2"]) == run.log_name(1, 2)
+    assert run.log_name(1, 2) == {"DE": "DE_LOO1_seed2", "NeuMF_teacher_reg0": "NeuMF_teacher_LOO1_seed2_reg0",
+                                  "NeuMF_URRD_teacher_reg0": "NeuMF_URRD_LOO1_seed2_teacher_reg0"}[name]
+
+
 def test_list_prints_every_registered_command(capsys):
     main(["list"])
     lines = capsys.readouterr().out.splitlines()

@@ -40,8 +40,9 @@ CONFIDENCE = 0.95
 
 def log_name(method, split, train_seed):
     """``DE``, ``DE_LOO1``, ``DE_seed2``, ``DE_LOO1_seed2``: the run names the entry scripts give."""
-    base = RUNS[method].log_name(split) if method in RUNS else method + (f"_LOO{split}" if split else "")
-    return base + (f"_seed{train_seed}" if train_seed else "")
+    if method in RUNS:
+        return RUNS[method].log_name(split, train_seed)
+    return method + (f"_LOO{split}" if split else "") + (f"_seed{train_seed}" if train_seed else "")
 
 
 def budget_selection(epochs, budget):
