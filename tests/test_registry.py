@@ -20,13 +20,14 @@ def test_each_registered_command_logs_under_its_registered_name(name, split_seed
     assert module.planned_name(run.command(split_seed)[1:]) == run.log_name(split_seed)
 
 
-@pytest.mark.parametrize("name", ["DE", "NeuMF_teacher_reg0", "NeuMF_URRD_teacher_reg0"])
+@pytest.mark.parametrize("name", ["DE", "NeuMF_teacher_reg0", "NeuMF_URRD_teacher_reg0_URRD_lmbda0.001"])
 def test_a_training_seed_goes_where_the_entry_script_writes_it(name):
     run = RUNS[name]
     module = importlib.import_module(run.script[:-3])
     assert module.planned_name(run.command(1)[1:] + ["--seed", "2"]) == run.log_name(1, 2)
     assert run.log_name(1, 2) == {"DE": "DE_LOO1_seed2", "NeuMF_teacher_reg0": "NeuMF_teacher_LOO1_seed2_reg0",
-                                  "NeuMF_URRD_teacher_reg0": "NeuMF_URRD_LOO1_seed2_teacher_reg0"}[name]
+                                  "NeuMF_URRD_teacher_reg0_URRD_lmbda0.001":
+                                      "NeuMF_URRD_LOO1_seed2_teacher_reg0_URRD_lmbda0.001"}[name]
 
 
 def test_list_prints_every_registered_command(capsys):
@@ -40,7 +41,9 @@ def test_list_prints_every_registered_command(capsys):
 
 
 def test_every_table_and_plot_run_is_registered_and_has_an_end_to_end_case():
+    from Utils.registry import TABLE2_NEUMF
     from test_entry_scripts import CASES
+    assert set(TABLE2_NEUMF.values()) <= set(RUNS)
     from test_hetcomp import main_HetComp             # its end-to-end cases live in tests/test_hetcomp.py
     assert set(TABLE_RUNS) <= set(RUNS) and set(PLOT_RUNS) <= set(RUNS)
     scripts = {case[0].__name__ + ".py" for case in CASES.values()} | {main_HetComp.__name__ + ".py"}

@@ -101,8 +101,8 @@ def test_table2_cells_average_the_runs_found_and_say_what_is_missing(tmp_path):
     write_log(tmp_path / "citeULike", "RD", 0.40)
     write_log(tmp_path / "citeULike", "RD_LOO1", 0.50, LOO_seed=1)
     write_log(tmp_path / "citeULike", "NeuMF_URRD", 0.90)      # from the specified NeuMF teacher: not the column's
-    write_log(tmp_path / "citeULike", "NeuMF_URRD_teacher_reg0", 0.30)
-    write_log(tmp_path / "citeULike", "NeuMF_URRD_LOO2_teacher_reg0", 0.40, LOO_seed=2)
+    write_log(tmp_path / "citeULike", "NeuMF_URRD_teacher_reg0_URRD_lmbda0.001", 0.30)
+    write_log(tmp_path / "citeULike", "NeuMF_URRD_LOO2_teacher_reg0_URRD_lmbda0.001", 0.40, LOO_seed=2)
     text = table2(str(tmp_path), [0, 1, 2])
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in text.splitlines()[2:]}
     assert rows["RD"][0] == "0.4500 / 0.5000 (2)" and rows["RD"][1] == "0.4533 / 0.3395"
