@@ -78,7 +78,7 @@ RUNS = {r.name: r for r in (
       for base, label in (("URRD", "RRD"), ("DERRD", "DE-RRD"))),
 )}
 
-# The DE-RRD paper's Table 2: rows (its method names -> our run names, BPR-MF's; NeuMF's add the prefix)
+# The DE-RRD paper's Table 2: rows (its method names -> our run names, BPR-MF's; NeuMF's in TABLE2_NEUMF)
 # and columns (dataset, base model).
 TABLE2_ROWS = {"Teacher": "teacher", "Student": "student", "RD": "RD", "CD": "CD", "DE": "DE", "RRD": "URRD",
                "DE-RRD": "DERRD"}

@@ -43,8 +43,8 @@ def test_list_prints_every_registered_command(capsys):
 def test_every_table_and_plot_run_is_registered_and_has_an_end_to_end_case():
     from Utils.registry import TABLE2_NEUMF
     from test_entry_scripts import CASES
-    assert set(TABLE2_NEUMF.values()) <= set(RUNS)
     from test_hetcomp import main_HetComp             # its end-to-end cases live in tests/test_hetcomp.py
+    assert set(TABLE2_NEUMF.values()) <= set(RUNS)
     assert set(TABLE_RUNS) <= set(RUNS) and set(PLOT_RUNS) <= set(RUNS)
     scripts = {case[0].__name__ + ".py" for case in CASES.values()} | {main_HetComp.__name__ + ".py"}
     assert {run.script for run in RUNS.values()} <= scripts
