@@ -11,6 +11,7 @@
 # runs/lent_gpu/out/NAME.txt. At DEADLINE_S seconds (default 520) every run still going is stopped;
 # runs/lent_gpu/ (logs, outputs; resume files left out) is packed into OUT_DIR/lent_gpu.tar.gz (default
 # $OUT, the device tool's folder) with a summary of what finished.
+# It ends early when nothing runs and nothing can start (the rest wait on a run that failed). MPS=1: see below.
 set -u
 JOBS="$1"; DEADLINE="${2:-520}"; DEST="${3:-${OUT:?give OUT_DIR}}"
 LOGS=runs/lent_gpu; mkdir -p "$LOGS/out" "$DEST"
@@ -20,7 +21,11 @@ start=$(date +%s)
 elapsed() { echo $(( $(date +%s) - start )); }
 
 nvidia-smi -L || true
-if nvidia-cuda-mps-control -d 2>/dev/null; then      # let the runs' small kernels overlap; dropped if unusable
+# MPS=1 lets the runs' small kernels overlap, but under MPS one run's CUDA fault ends every run on the GPU
+# (2026-12-04, H200: LightGCN's sparse backward faulted 24 s in, an illegal address, and the other six
+# runs died with it; without MPS, LightGCN, the kds teacher and UAE then ran side by side without a fault),
+# so it is off unless asked for.
+if [[ "${MPS:-0}" == 1 ]] && nvidia-cuda-mps-control -d 2>/dev/null; then
   if timeout 60 "$PY" -c "import torch; torch.zeros(1, device='cuda').sum().item()"; then echo "MPS on"
   else echo quit | nvidia-cuda-mps-control; echo "MPS unusable: off"; fi
 fi
@@ -39,7 +44,7 @@ ready() {   # all of $1's prerequisites finished with exit 0
 }
 
 while (( $(elapsed) < DEADLINE )); do
-  pending=0
+  running=0
   for name in "${ORDER[@]}"; do
     if [[ -n "${PID[$name]:-}" && -z "${RC[$name]:-}" ]] && ! kill -0 "${PID[$name]}" 2>/dev/null; then
       wait "${PID[$name]}"; RC[$name]=$?; echo "$(elapsed) s: $name ended rc=${RC[$name]}"
@@ -48,9 +53,9 @@ while (( $(elapsed) < DEADLINE )); do
       ${CMD[$name]} > "$LOGS/out/$name.txt" 2>&1 & PID[$name]=$!
       echo "$(elapsed) s: $name started: ${CMD[$name]}"
     fi
-    [[ -z "${RC[$name]:-}" ]] && pending=1
+    [[ -n "${PID[$name]:-}" && -z "${RC[$name]:-}" ]] && running=1
   done
-  (( pending )) || break
+  (( running )) || break      # nothing runs and nothing can start: all done, or the rest wait on a failed run
   sleep 2
 done
 
