@@ -18,7 +18,7 @@ from planted import planted_flags, write_planted
 from Utils.data.dataset import SplitData
 from Utils.errors import InputError
 from Utils.tensors.row_gradients import RowGradients
-from Utils.training.hetcomp import RankEnsemble, family_args, observed_in_teacher_order
+from Utils.training.hetcomp import FAMILIES, RankEnsemble, family_args, observed_in_teacher_order
 
 
 def random_lists(rng, n_teachers, n_users, length, n_items):
@@ -264,6 +264,16 @@ def test_family_teachers_take_their_size_and_training_from_the_protocol(protocol
     for family, dim in sizes.items():
         _, flags = family_args(args, family)
         assert (flags.model, flags.dim, flags.batch_size) == (family, dim, 2048 if protocol == "kds" else 1024)
+
+
+def test_every_family_teacher_gets_its_own_training_over_the_defaults():
+    """Each family's flags are those of main_teacher.py for it (LightGCN: --reg 0, its own L2 instead;
+    the six-family default run once failed here, on LightGCN's reg given twice)."""
+    _, args, _ = main_HetComp.parse([])
+    for family in FAMILIES:
+        _, flags = family_args(args, family)
+        assert (flags.model, flags.lr, flags.seed, flags.trajectory) == (family, 1e-3, 0, 4)
+        assert flags.reg == (0.0 if family == "lightgcn" else 1e-3)
 
 
 def test_hetcomp_refuses_bad_teachers_with_one_clear_error(planted):

@@ -47,11 +47,10 @@ class TrajectoryTeacher:
 def family_args(args, family):
     """(parser, flags) of ``main_teacher.py`` for a teacher of ``family``: the teacher defaults, this
     run's data, protocol and output flags, and its trajectory settings."""
-    return base_model_args(args, model=family, dim=teacher_dim(family, args.protocol), lr=TEACHER_DEFAULTS["lr"],
-                           reg=TEACHER_DEFAULTS["reg"], seed=TEACHER_DEFAULTS["seed"], trajectory=args.trajectory,
-                           trajectory_K=args.trajectory_K, trajectory_spacing=args.trajectory_spacing,
-                           save_path=args.teacher_path,
-                           **FAMILY_TRAINING.get(family, {}))
+    training = {"lr": TEACHER_DEFAULTS["lr"], "reg": TEACHER_DEFAULTS["reg"], **FAMILY_TRAINING.get(family, {})}
+    return base_model_args(args, model=family, dim=teacher_dim(family, args.protocol), seed=TEACHER_DEFAULTS["seed"],
+                           trajectory=args.trajectory, trajectory_K=args.trajectory_K,
+                           trajectory_spacing=args.trajectory_spacing, save_path=args.teacher_path, **training)
 
 
 def family_flags(family):
