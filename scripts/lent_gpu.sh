@@ -11,7 +11,9 @@
 # runs/lent_gpu/out/NAME.txt. At DEADLINE_S seconds (default 520) every run still going is stopped;
 # runs/lent_gpu/ (logs, outputs; resume files left out) is packed into OUT_DIR/lent_gpu.tar.gz (default
 # $OUT, the device tool's folder) with a summary of what finished.
-# It ends early when nothing runs and nothing can start (the rest wait on a run that failed). MPS=1: see below.
+# It ends early when nothing runs and nothing can start (the rest wait on a run that failed).
+# The same command again on the still-warm machine continues: a run whose finished log is there counts as
+# done (its dependants start), the others continue from their resume files. MPS=1: see below.
 set -u
 JOBS="$1"; DEADLINE="${2:-520}"; DEST="${3:-${OUT:?give OUT_DIR}}"
 LOGS=runs/lent_gpu; mkdir -p "$LOGS/out" "$DEST"
@@ -49,6 +51,9 @@ while (( $(elapsed) < DEADLINE )); do
     if [[ -n "${PID[$name]:-}" && -z "${RC[$name]:-}" ]] && ! kill -0 "${PID[$name]}" 2>/dev/null; then
       wait "${PID[$name]}"; RC[$name]=$?; echo "$(elapsed) s: $name ended rc=${RC[$name]}"
     fi
+    if [[ -z "${PID[$name]:-}" ]] && compgen -G "$LOGS/*/$name.jsonl" > /dev/null; then
+      PID[$name]=earlier; RC[$name]=0; echo "$(elapsed) s: $name finished in an earlier call"
+    fi
     if [[ -z "${PID[$name]:-}" ]] && ready "$name"; then
       ${CMD[$name]} > "$LOGS/out/$name.txt" 2>&1 & PID[$name]=$!
       echo "$(elapsed) s: $name started: ${CMD[$name]}"
@@ -72,5 +77,5 @@ nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv || true
     echo "$name: ${RC[$name]:-not started}; $(tail -n 1 "$LOGS/out/$name.txt" 2>/dev/null)"
   done
 } | tee "$LOGS/summary.txt"
-tar -czf "$DEST/lent_gpu.tar.gz" --exclude='*.resume.pt' -C runs lent_gpu
+tar -czf "$DEST/lent_gpu.tar.gz" --exclude='*.resume.pt*' -C runs lent_gpu
 ls -la "$DEST"

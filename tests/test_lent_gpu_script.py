@@ -12,9 +12,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "scripts", "lent_gpu.sh")
 
 # Each job script records the flags it was given, so the test sees what the runner passes on.
-JOB = """import sys, time
-open(sys.argv[0] + "." + sys.argv[sys.argv.index("--run_name") + 1] + ".argv", "w").write(" ".join(sys.argv[1:]))
+# A run that succeeds leaves its finished log where a training script would.
+JOB = """import os, sys, time
+name = sys.argv[sys.argv.index("--run_name") + 1]
+open(sys.argv[0] + "." + name + ".argv", "w").write(" ".join(sys.argv[1:]))
+open(name + ".starts", "a").write("start\\n")
 time.sleep({sleep})
+if {code} == 0:
+    os.makedirs("runs/lent_gpu/citeULike", exist_ok=True)
+    open("runs/lent_gpu/citeULike/" + name + ".jsonl", "w").write("{{}}\\n")
 sys.exit({code})
 """
 
@@ -57,3 +63,16 @@ def test_ends_once_nothing_can_start(tmp_path):
     states, wall = run_jobs(tmp_path, ["first - fails.py", "second first ok.py"], deadline=100)
     assert states == {"first": "3", "second": "not started"}
     assert wall < 30
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="bash script")
+def test_same_command_continues(tmp_path):
+    """Given again on the same machine, the jobs file continues: a run with a finished log is not run a
+    second time and counts as done for its dependants; a run stopped at the deadline starts again."""
+    lines = ["first - ok.py", "long first slow.py"]
+    states, _ = run_jobs(tmp_path, lines, deadline=6)
+    assert states == {"first": "0", "long": "stopped at the deadline"}
+    states, _ = run_jobs(tmp_path, lines, deadline=6)
+    assert states == {"first": "0", "long": "stopped at the deadline"}
+    assert (tmp_path / "first.starts").read_text().splitlines() == ["start"]
+    assert (tmp_path / "long.starts").read_text().splitlines() == ["start", "start"]
