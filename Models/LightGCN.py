@@ -7,7 +7,9 @@ trained with BPR on the propagated embeddings plus l2 / 2 (||e0_u||^2 + ||e0_i||
 the layer-0 rows of each batch triple (reference: 3 layers, l2 1e-4, run with ``--reg 0``, since that
 L2 replaces Adam's weight decay). The graph comes from the split (``attach``); propagation is a sparse
 product over the interactions (a few milliseconds per batch on CiteULike), computed once per batch
-and shared by every term, so nothing users x items exists. Scores are dot products of *propagated*
+and shared by every term, so nothing users x items exists. A frozen LightGCN (a teacher: its tables
+no longer require gradients) keeps its propagated tables, so a teacher's graph is propagated once per
+run rather than three times per batch, with the same numbers. Scores are dot products of *propagated*
 embeddings, so the paths that read the layer-0 tables as if they scored (unsampled RRD, the item
 side) refuse this model.
 """
@@ -38,11 +40,13 @@ class LightGCN(BaseModel):
         self.user_emb = normal_table(n_users, dim)
         self.item_emb = normal_table(n_items, dim)
         self.adjacency = None
+        self._kept = None          # (what the tables and graph were, their propagated tables) when frozen
 
     def attach(self, split):
         """Build the normalised graph of the split's training interactions on the model's device."""
         self.adjacency = normalized_adjacency(split.train_users, split.train_items, self.n_users, self.n_items,
                                               self.user_emb.device)
+        self._kept = None
         return self
 
     def tables(self):
@@ -59,6 +63,23 @@ class LightGCN(BaseModel):
             total = total + layer
         final = total / (self.layers + 1)
         return final[:self.n_users], final[self.n_users:]
+
+    def propagated(self):
+        """The propagated tables without gradient: (users [n_users, d], items [n_items, d]).
+
+        Kept while the model is frozen (its tables do not require gradients), keyed on the tables'
+        storage and in-place versions (``load_state_dict`` bumps them; ``attach`` drops them); a model in training
+        recomputes each call (the fused Adam step writes the tables without bumping their versions, so a
+        version key alone would keep stale tables). Memory: (n_users + n_items) x d."""
+        tables = (self.user_emb, self.item_emb)
+        if any(t.requires_grad for t in tables):
+            with torch.no_grad():
+                return self.propagate(*tables)
+        key = tuple((t.data_ptr(), t._version) for t in tables)
+        if self._kept is None or self._kept[0] != key:
+            with torch.no_grad():
+                self._kept = (key, self.propagate(*tables))
+        return self._kept[1]
 
     def _final(self, batch):
         """The propagated tables of this batch, computed once per batch (every term shares the graph)."""
@@ -85,15 +106,15 @@ class LightGCN(BaseModel):
         return self._final(batch)[1][items]
 
     def user_repr(self, users):
-        return self.propagate(self.user_emb, self.item_emb)[0][users]
+        return self.propagated()[0][users]
 
     def item_repr(self, items):
-        return self.propagate(self.user_emb, self.item_emb)[1][items]
+        return self.propagated()[1][items]
 
     def score(self, users, items):
-        users_final, items_final = self.propagate(self.user_emb, self.item_emb)
+        users_final, items_final = self.propagated()
         return torch.bmm(items_final[items], users_final[users].unsqueeze(2)).squeeze(2)
 
     def score_all(self, users):
-        users_final, items_final = self.propagate(self.user_emb, self.item_emb)
+        users_final, items_final = self.propagated()
         return users_final[users] @ items_final.T

@@ -140,6 +140,33 @@ def test_lightgcn_propagation_against_a_dense_reference():
     assert torch.allclose(m.score_all(torch.arange(5)).double(), expected[:5] @ expected[5:].T, rtol=1e-4, atol=1e-5)
 
 
+def test_a_frozen_lightgcn_propagates_once_and_a_training_one_every_time(monkeypatch):
+    """A teacher's tables are kept (one propagation however many batches read them) and follow a loaded
+    state; a model in training is re-propagated after each (fused-style, version-less) step."""
+    torch.manual_seed(5)
+    split = graph_split(5, 8)
+    m = spread(LightGCN(5, 8, 4, layers=2).attach(split))
+    calls = []
+    propagate = m.propagate
+    monkeypatch.setattr(m, "propagate", lambda *tables: calls.append(1) or propagate(*tables))
+    users = torch.arange(5)
+    before = m.score_all(users).clone()
+    with torch.no_grad():
+        m.user_emb.data.add_(1.0)          # a write that torch's version counter does not see
+    assert not torch.equal(m.score_all(users), before) and len(calls) == 2
+    m.requires_grad_(False)
+    frozen = m.score_all(users).clone()
+    for _ in range(3):
+        assert torch.equal(m.user_repr(users), propagate(m.user_emb, m.item_emb)[0])
+        assert torch.equal(m.score_all(users), frozen)
+    assert len(calls) == 3                 # two while training, one for the frozen model's three batches
+    state = {k: v + 0.5 for k, v in m.state_dict().items()}
+    m.load_state_dict(state)
+    assert not torch.equal(m.score_all(users), frozen) and len(calls) == 4
+    fu, fi = propagate(m.user_emb, m.item_emb)
+    assert torch.equal(m.score_all(users), fu @ fi.T)
+
+
 def test_lightgcn_loss_is_bpr_on_propagated_embeddings_plus_layer0_l2():
     torch.manual_seed(4)
     m = spread(LightGCN(6, 10, 3, layers=3, l2=0.5).attach(graph_split(6, 10)))
