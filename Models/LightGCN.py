@@ -65,16 +65,15 @@ class LightGCN(BaseModel):
         return final[:self.n_users], final[self.n_users:]
 
     def propagated(self):
-        """The propagated tables without gradient: (users [n_users, d], items [n_items, d]).
+        """The propagated tables: (users [n_users, d], items [n_items, d]).
 
         Kept while the model is frozen (its tables do not require gradients), keyed on the tables'
         storage and in-place versions (``load_state_dict`` bumps them; ``attach`` drops them); a model in training
         recomputes each call (the fused Adam step writes the tables without bumping their versions, so a
-        version key alone would keep stale tables). Memory: (n_users + n_items) x d."""
+        version key alone would keep stale tables; autograd records that product as before). Memory: (n_users + n_items) x d."""
         tables = (self.user_emb, self.item_emb)
         if any(t.requires_grad for t in tables):
-            with torch.no_grad():
-                return self.propagate(*tables)
+            return self.propagate(*tables)
         key = tuple((t.data_ptr(), t._version) for t in tables)
         if self._kept is None or self._kept[0] != key:
             with torch.no_grad():
