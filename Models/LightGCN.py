@@ -40,7 +40,7 @@ class LightGCN(BaseModel):
         self.user_emb = normal_table(n_users, dim)
         self.item_emb = normal_table(n_items, dim)
         self.adjacency = None
-        self._kept = None          # (what the tables and graph were, their propagated tables) when frozen
+        self._kept = None          # (the tables' storage and versions, their propagated tables) when frozen
 
     def attach(self, split):
         """Build the normalised graph of the split's training interactions on the model's device."""
@@ -68,9 +68,10 @@ class LightGCN(BaseModel):
         """The propagated tables: (users [n_users, d], items [n_items, d]).
 
         Kept while the model is frozen (its tables do not require gradients), keyed on the tables'
-        storage and in-place versions (``load_state_dict`` bumps them; ``attach`` drops them); a model in training
-        recomputes each call (the fused Adam step writes the tables without bumping their versions, so a
-        version key alone would keep stale tables; autograd records that product as before). Memory: (n_users + n_items) x d."""
+        storage and in-place versions (``load_state_dict`` bumps them; ``attach`` drops the kept tables).
+        A model in training recomputes each call, under autograd as before: the fused Adam step writes
+        the tables without bumping their versions, so a version key would keep stale tables.
+        Memory: (n_users + n_items) x d."""
         tables = (self.user_emb, self.item_emb)
         if any(t.requires_grad for t in tables):
             return self.propagate(*tables)
