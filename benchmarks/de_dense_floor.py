@@ -1,18 +1,22 @@
 """DE's dense step (all experts computed) against the floor of its products on this CPU.
 
     python benchmarks/de_dense_floor.py [--threads 1] [--repeats 5]
+    python benchmarks/de_dense_floor.py --rows 992 955 1004 --steps 652     # Foursquare's batches
+    python benchmarks/de_dense_floor.py --dims 50 500                       # NeuMF (representations 2 x dim)
 
 One training step of DE while the selection is soft computes the mixture of all M experts for the
 batch's unique users, positive items and negative items (on CiteULike's 1024-triple batches about 705,
 973 and 1007 rows) forward and backward. The script prints, for the paper's CiteULike shapes
-(d_s 20, h 110, d_t 200, M 30):
+(d_s 20, h 110, d_t 200, M 30) or those given by ``--rows`` and ``--dims`` (Foursquare's 1024-triple
+batches: about 992 unique users, 955 positives, 1004 negatives, 652 batches per epoch):
 
 - every matrix product of the step at its own shape, timed alone (GFLOP/s), and their sum;
 - the floor: the step's FLOPs at the rate of a large square product on this machine;
 - the step as the two products over all experts under autograd compute it (DE's code before 2026-12-02)
   and as ``Utils.tensors.expert_mixture.dense_mixture`` (what ``ExpertBank.mixture_dense`` calls) does
   for several chunk sizes, each with its ratio to the floor. The variants alternate within each repeat, so load from other processes hits all alike;
-  the median of the repeats is shown.
+  the median of the repeats is shown; with ``--steps``, the default variant's time per epoch of that many
+  steps (the DE term alone: the student's own loss and its optimiser step come on top).
 """
 import argparse
 import os
@@ -28,7 +32,7 @@ from Utils.tensors.expert_mixture import DEFAULT_CHUNK, dense_mixture  # noqa: E
 from tests.test_expert_mixture import two_products  # noqa: E402
 
 ROWS = (705, 973, 1007)       # unique users, positives, negatives of one CiteULike batch (seed 0)
-D_S, D_T, M = 20, 200, 30
+D_S, D_T, M = 20, 200, 30     # the paper's BPR-MF student and teacher, 30 experts
 
 
 def timed(fn, repeats):
@@ -41,12 +45,12 @@ def timed(fn, repeats):
     return statistics.median(times)
 
 
-def product_shapes(n, h):
+def product_shapes(n, d_s, h, d_t):
     """(m, k, n) of each product of one dense call on n rows, forward and backward, as autograd runs it."""
     Mh = M * h
-    return [("fwd  s @ W1_all", n, D_S, Mh), ("fwd  (w*H) @ W2_all", n, Mh, D_T),
-            ("bwd  g @ W2_all^T", n, D_T, Mh), ("bwd  (w*H)^T @ g", Mh, n, D_T),
-            ("bwd  s^T @ G", D_S, n, Mh), ("bwd  G @ W1_all^T", n, Mh, D_S)]
+    return [("fwd  s @ W1_all", n, d_s, Mh), ("fwd  (w*H) @ W2_all", n, Mh, d_t),
+            ("bwd  g @ W2_all^T", n, d_t, Mh), ("bwd  (w*H)^T @ g", Mh, n, d_t),
+            ("bwd  s^T @ G", d_s, n, Mh), ("bwd  G @ W1_all^T", n, Mh, d_s)]
 
 
 def gemm_time(m, k, n, repeats):
@@ -70,31 +74,37 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--chunks", type=int, nargs="+", default=[64, 128, 256, 512])
+    p.add_argument("--rows", type=int, nargs=3, default=ROWS, metavar=("USERS", "POSITIVES", "NEGATIVES"),
+                   help="unique rows of the three calls of one step")
+    p.add_argument("--dims", type=int, nargs=2, default=(D_S, D_T), metavar=("D_S", "D_T"),
+                   help="student and teacher representation sizes")
+    p.add_argument("--steps", type=int, default=0, help="steps per epoch, to print the epoch's DE time")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    banks = [ExpertBank(M, D_S, D_T), ExpertBank(M, D_S, D_T)]
+    rows, (d_s, d_t) = tuple(a.rows), a.dims
+    banks = [ExpertBank(M, d_s, d_t), ExpertBank(M, d_s, d_t)]
     h = banks[0].h
     inputs = []
-    for n in ROWS:
-        s = torch.randn(n, D_S, requires_grad=True)
+    for n in rows:
+        s = torch.randn(n, d_s, requires_grad=True)
         logits = torch.randn(n, M, requires_grad=True)
-        inputs.append((s, logits, torch.randn(n, D_T)))
+        inputs.append((s, logits, torch.randn(n, d_t)))
 
-    print(f"torch {torch.__version__}, {a.threads} thread(s); rows per call {ROWS}; experts [{D_S} -> {h} -> {D_T}] x {M}")
+    print(f"torch {torch.__version__}, {a.threads} thread(s); rows per call {rows}; experts [{d_s} -> {h} -> {d_t}] x {M}")
     big = 2048
     big_s = gemm_time(big, big, big, a.repeats)
     rate = 2 * big ** 3 / big_s
     print(f"large product {big}^3: {rate / 1e9:.0f} GFLOP/s\n")
     print("| product (one call, n rows) | shape m x k x n | GFLOP | ms | GFLOP/s |\n|---|---|---|---|---|")
     flops = products_s = 0.0
-    for n in ROWS:
-        for label, m, k, nn in product_shapes(n, h):
+    for n in rows:
+        for label, m, k, nn in product_shapes(n, d_s, h, d_t):
             t = gemm_time(m, k, nn, a.repeats)
             f = 2 * m * k * nn
             flops += f
             products_s += t
-            if n == ROWS[-1]:
+            if n == rows[-1]:
                 print(f"| {label} | {m} x {k} x {nn} | {f / 1e9:.2f} | {t * 1e3:.1f} | {f / t / 1e9:.0f} |")
     floor = flops / rate
     print(f"\nthe step's products: {flops / 1e9:.1f} GFLOP; each timed alone, summed: {products_s * 1e3:.0f} ms; "
@@ -113,6 +123,10 @@ def main():
     for label, ts in times.items():
         t = statistics.median(ts)
         print(f"| {label} | {t * 1e3:.0f} | {t / floor:.2f} |")
+    default = f"dense_mixture, chunk {DEFAULT_CHUNK} (default)"
+    if a.steps and default in times:
+        t = statistics.median(times[default])
+        print(f"\n{a.steps} steps of the default variant: {a.steps * t:.0f} s per dense epoch (the DE term alone)")
 
 
 if __name__ == "__main__":
