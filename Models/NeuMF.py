@@ -126,7 +126,8 @@ class NeuMF(BaseModel):
             if self.use_gmf:
                 scores = scores + (user_gmf[start:start + step].unsqueeze(1) * self.gmf_item[index]).sum(-1)
             if self.use_mlp:
-                scores = scores + F.relu(user_hidden[start:start + step].unsqueeze(1) + item_hidden(index)) @ w_mlp
+                hidden = user_hidden[start:start + step].unsqueeze(1) + item_hidden(index)    # [chunk, C, d]
+                scores = scores + hidden.relu_() @ w_mlp             # in place: one [chunk, C, d] buffer, not two
             out.append(scores)
         return torch.cat(out) if out else items.new_zeros(items.shape, dtype=self.gmf_user.dtype)
 
@@ -142,6 +143,6 @@ class NeuMF(BaseModel):
         item_hidden = self.mlp_item @ w_item.T + self.hidden.bias                 # [n_items, d]
         user_hidden = self.mlp_user[users] @ w_user.T
         for start in range(0, len(users), SCORE_ALL_CHUNK):
-            hidden = F.relu(user_hidden[start:start + SCORE_ALL_CHUNK].unsqueeze(1) + item_hidden)
-            scores[start:start + SCORE_ALL_CHUNK] += hidden @ w_mlp
+            hidden = user_hidden[start:start + SCORE_ALL_CHUNK].unsqueeze(1) + item_hidden   # [chunk, n_items, d]
+            scores[start:start + SCORE_ALL_CHUNK] += hidden.relu_() @ w_mlp
         return scores
