@@ -53,6 +53,34 @@ def test_neumf_score_is_the_papers_formula():
     assert sum(p.numel() for p in m.parameters()) == 2 * (5 + 9) * 4 + (8 * 4 + 4) + (8 + 1)
 
 
+@pytest.mark.parametrize("n_candidates", [2, 5])       # 3 x 2 items: gathered rows; 3 x 5 > 9: the projected table
+def test_neumf_score_gradients_are_the_papers_formulas(n_candidates):
+    """score's in-place relu keeps autograd's gradients: every parameter's gradient of sum(sin(score)) equals
+    that of the formula written pair by pair."""
+    torch.manual_seed(1)
+    m = spread(NeuMF(5, 9, 4))
+    users, items = torch.tensor([0, 3, 4]), torch.randint(0, 9, (3, n_candidates))
+
+    def by_hand():
+        total = 0
+        for b in range(3):
+            for c in range(n_candidates):
+                u, i = users[b], items[b, c]
+                hidden = torch.relu(m.hidden.weight @ torch.cat([m.mlp_user[u], m.mlp_item[i]]) + m.hidden.bias)
+                score = m.out.weight[0] @ torch.cat([m.gmf_user[u] * m.gmf_item[i], hidden]) + m.out.bias[0]
+                total = total + torch.sin(score)
+        return total
+
+    grads = []
+    for loss in (lambda: torch.sin(m.score(users, items)).sum(), by_hand):
+        m.zero_grad()
+        loss().backward()
+        grads.append([p.grad.clone() for p in m.parameters()])
+    assert any(g.abs().sum() > 0 for g in grads[0])
+    for got, want in zip(*grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_neumf_parts_alone_are_the_gmf_and_mlp_models_and_train_only_their_own_tables():
     torch.manual_seed(3)
     users, items = torch.tensor([0, 2, 4]), torch.tensor([[1, 2, 8], [0, 5, 5], [7, 6, 3]])
