@@ -27,12 +27,16 @@ def make(model, n_users, n_items, dim):
     return m.attach(graph_split(n_users, n_items)) if hasattr(m, "attach") else m
 
 
-@torch.no_grad()
-def neumf_by_hand(m, u, i):
-    """w^T [e^G_u * e^G_i ; relu(W [e^M_u ; e^M_i] + b)] + b0, one pair at a time."""
+def neumf_pair(m, u, i):
+    """w^T [e^G_u * e^G_i ; relu(W [e^M_u ; e^M_i] + b)] + b0, one pair at a time (a 0-d tensor)."""
     gmf = m.gmf_user[u] * m.gmf_item[i]
     hidden = torch.relu(m.hidden.weight @ torch.cat([m.mlp_user[u], m.mlp_item[i]]) + m.hidden.bias)
-    return float(m.out.weight[0] @ torch.cat([gmf, hidden]) + m.out.bias[0])
+    return m.out.weight[0] @ torch.cat([gmf, hidden]) + m.out.bias[0]
+
+
+@torch.no_grad()
+def neumf_by_hand(m, u, i):
+    return float(neumf_pair(m, u, i))
 
 
 def spread(model):
@@ -62,14 +66,7 @@ def test_neumf_score_gradients_are_the_papers_formulas(n_candidates):
     users, items = torch.tensor([0, 3, 4]), torch.randint(0, 9, (3, n_candidates))
 
     def by_hand():
-        total = 0
-        for b in range(3):
-            for c in range(n_candidates):
-                u, i = users[b], items[b, c]
-                hidden = torch.relu(m.hidden.weight @ torch.cat([m.mlp_user[u], m.mlp_item[i]]) + m.hidden.bias)
-                score = m.out.weight[0] @ torch.cat([m.gmf_user[u] * m.gmf_item[i], hidden]) + m.out.bias[0]
-                total = total + torch.sin(score)
-        return total
+        return sum(torch.sin(neumf_pair(m, users[b], items[b, c])) for b in range(3) for c in range(n_candidates))
 
     grads = []
     for loss in (lambda: torch.sin(m.score(users, items)).sum(), by_hand):
