@@ -1,0 +1,85 @@
+"""scripts/cpu_queue.sh, the one-core queue of the table runs, on small Python scripts: order, prerequisites
+of the line's dataset or another, a failed run and its dependants, the flags it adds, and the same command
+continuing without rerunning what finished."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "scripts", "cpu_queue.sh")
+
+# A stand-in training script: records its flags and the order of starts, and (code 0) leaves the finished
+# log where a training script writes it, logs/<dataset>/<name>.jsonl, named by its own flags.
+JOB = """import os, sys
+args = sys.argv[1:]
+name, dataset, code = args[args.index("--name") + 1], args[args.index("--dataset") + 1], int(args[args.index("--code") + 1])
+open("starts.txt", "a").write(f"{dataset}/{name} {os.environ['OMP_NUM_THREADS']} {' '.join(args[6:])}\\n")
+if code == 0:
+    os.makedirs(f"logs/{dataset}", exist_ok=True)
+    open(f"logs/{dataset}/{name}.jsonl", "w").write("{}\\n")
+sys.exit(code)
+"""
+
+
+def line(name, dataset, code=0, after=None):
+    deps = f" after={after}" if after else ""
+    return f"{name} {dataset}{deps} job.py --name {name} --dataset {dataset} --code {code}"
+
+
+def run_queue(tmp_path, lines):
+    (tmp_path / "job.py").write_text(JOB)
+    jobs = tmp_path / "jobs.txt"
+    jobs.write_text("# a comment\n\n" + "\n".join(lines) + "\n")
+    env = dict(os.environ, QUEUE_WAIT_S="0.2", PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    done = subprocess.run(["bash", SCRIPT, str(jobs), str(tmp_path), str(tmp_path / "state")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    starts = tmp_path / "starts.txt"
+    return starts.read_text().splitlines() if starts.exists() else [], done.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="bash script")
+def test_order_prerequisites_and_failures(tmp_path):
+    # a teacher of the same name exists for another dataset: it does not satisfy the foursquare student's
+    (tmp_path / "logs" / "citeULike").mkdir(parents=True)
+    (tmp_path / "logs" / "citeULike" / "teacher.jsonl").write_text("{}\n")
+    starts, out = run_queue(tmp_path, [
+        line("student", "foursquare", after="teacher"),
+        line("teacher", "foursquare"),
+        line("broken", "foursquare", code=3),
+        line("after_broken", "citeULike", after="foursquare/broken"),
+        line("after_both", "citeULike", after="teacher,foursquare/teacher"),
+        line("teacher", "citeULike"),                       # finished before: not run again
+    ])
+    assert starts == [
+        "foursquare/teacher 1 --log_path logs/ --num_threads 1",
+        "foursquare/student 1 --log_path logs/ --num_threads 1",
+        "foursquare/broken 1 --log_path logs/ --num_threads 1",
+        "citeULike/after_both 1 --log_path logs/ --num_threads 1",
+    ]
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == [
+        "failed.foursquare.broken", "out.citeULike.after_both.txt", "out.foursquare.broken.txt",
+        "out.foursquare.student.txt", "out.foursquare.teacher.txt"]
+    assert "FAILED foursquare/broken (rc 3)" in out and out.rstrip().endswith("nothing left to start in "
+                                                                             f"{tmp_path / 'jobs.txt'}")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="bash script")
+def test_waits_for_another_queue_and_continues(tmp_path):
+    """A prerequisite that another queue is running is waited for; given again, the same command starts only
+    what has no log yet (here the failed run, once its marker is removed)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "running.citeULike.teacher").write_text("")       # the other queue's run
+    lines = [line("student", "citeULike", after="teacher"), line("flaky", "citeULike", code=1)]
+    finisher = subprocess.Popen([sys.executable, "-c", "import os, time; time.sleep(1.5); "
+                                 "os.makedirs('logs/citeULike', exist_ok=True); "
+                                 "open('logs/citeULike/teacher.jsonl', 'w').write('{}')"], cwd=tmp_path)
+    starts, _ = run_queue(tmp_path, lines)
+    finisher.wait()
+    assert [s.split()[0] for s in starts] == ["citeULike/flaky", "citeULike/student"]
+    (state / "failed.citeULike.flaky").unlink()
+    starts, _ = run_queue(tmp_path, lines)
+    assert [s.split()[0] for s in starts] == ["citeULike/flaky", "citeULike/student", "citeULike/flaky"]
