@@ -1,0 +1,60 @@
+"""What a results row says of a finished run, read from its log's final record: the selected epochs, test
+and validation H@5 / N@5, the pieces it ran in (commit, device, threads, start, epochs), its wall time,
+and for DE-like runs the time of the epochs that computed every expert against the others.
+
+    python scripts/run_facts.py logs/foursquare/DE_LOO2.jsonl [more logs]
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from Utils.errors import InputError                      # noqa: E402
+from Utils.reporting.logs import read_jsonl_log           # noqa: E402
+
+DENSE = 0.999       # an epoch whose schedule computed at least this share of the expert pairs
+
+
+def epoch_seconds(record):
+    return record.get("train_s", 0.0) + record.get("eval_s", 0.0) + record.get("sample_s", 0.0)
+
+
+def facts(path):
+    run = read_jsonl_log(path)
+    final = run.final
+    if not final:
+        raise InputError(f"{path}: no final record (the run has not finished)")
+    lines = [f"{path}: {final['epochs_run']} epochs ({final.get('stopped', '?')}), selected epoch per cutoff "
+             f"{final['best_epoch']}, checkpoint epoch {final.get('checkpoint_epoch')}, "
+             f"wall {final['total_s'] / 60:.1f} min"]
+    for split in ("test", "valid"):
+        lines.append(f"  {split}: H@5 {final[split]['H@5']:.4f} / N@5 {final[split]['N@5']:.4f}")
+    for piece in final.get("pieces") or []:
+        lines.append(f"  piece: commit {piece['commit']}, {piece['device']}, {piece.get('threads')} thread(s), "
+                     f"torch {piece.get('torch')}, started {piece['started']}, epochs {piece['first_epoch']}-"
+                     f"{piece['last_epoch']}")
+    dense = [r for r in run.epochs if r.get("schedule", {}).get("pairs_computed", 0) >= DENSE]
+    light = [r for r in run.epochs if r not in dense]
+    if dense:
+        times = [epoch_seconds(r) for r in dense]
+        lines.append(f"  {len(dense)} all-expert epochs: {min(times):.0f}-{max(times):.0f} s (epoch "
+                     f"{dense[0]['epoch']}: {times[0]:.0f} s)")
+    if light:
+        lines.append(f"  {len(light)} {'other ' if dense else ''}epochs: mean "
+                     f"{sum(map(epoch_seconds, light)) / len(light):.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("logs", nargs="+", help="finished *.jsonl logs")
+    args = parser.parse_args(argv)
+    try:
+        for path in args.logs:
+            print(facts(path))
+    except InputError as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

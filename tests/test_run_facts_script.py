@@ -1,0 +1,62 @@
+"""scripts/run_facts.py: what a results row says of a finished run, read from a planted log."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "scripts", "run_facts.py")
+
+
+def metrics(h5, n5):
+    return {"H@5": h5, "N@5": n5}
+
+
+def write_log(path, final=True):
+    records = [
+        {"epoch": 0, "train_s": 100.0, "eval_s": 1.0, "sample_s": 0.5, "schedule": {"pairs_computed": 1.0},
+         "valid": metrics(0.2, 0.1), "test": metrics(0.2, 0.1)},
+        {"epoch": 1, "train_s": 60.0, "eval_s": 1.0, "sample_s": 0.5, "schedule": {"pairs_computed": 1.0},
+         "valid": metrics(0.3, 0.2), "test": metrics(0.3, 0.2)},
+        {"epoch": 2, "train_s": 9.0, "eval_s": 0.5, "sample_s": 0.5, "schedule": {"pairs_computed": 0.4},
+         "valid": metrics(0.4, 0.3), "test": metrics(0.4, 0.3)},
+        {"epoch": 3, "train_s": 7.0, "eval_s": 0.5, "sample_s": 0.5, "schedule": {"pairs_computed": 0.1},
+         "valid": metrics(0.4, 0.3), "test": metrics(0.4, 0.3)},
+    ]
+    if final:
+        piece = {"commit": "abc1234", "torch": "2.13.0+cpu", "device": "cpu", "threads": 1, "first_epoch": 0}
+        records.append({"final": {
+            "epochs_run": 4, "stopped": "early_stop", "best_epoch": {"5": 2, "10": 3}, "checkpoint_epoch": 3,
+            "total_s": 600.0, "valid": metrics(0.41234, 0.30004), "test": metrics(0.39876, 0.29512),
+            "pieces": [dict(piece, started="2026-12-06 03:00:00", last_epoch=1),
+                       dict(piece, started="2026-12-06 05:00:00", first_epoch=2, last_epoch=3)]}})
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+
+
+def run(*paths):
+    return subprocess.run([sys.executable, SCRIPT, *map(str, paths)], capture_output=True, text=True, timeout=60)
+
+
+def test_facts_of_a_finished_run(tmp_path):
+    log = tmp_path / "DE.jsonl"
+    write_log(log)
+    done = run(log)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"{log}: 4 epochs (early_stop), selected epoch per cutoff {{'5': 2, '10': 3}}, checkpoint epoch 3, "
+        "wall 10.0 min",
+        "  test: H@5 0.3988 / N@5 0.2951",
+        "  valid: H@5 0.4123 / N@5 0.3000",
+        "  piece: commit abc1234, cpu, 1 thread(s), torch 2.13.0+cpu, started 2026-12-06 03:00:00, epochs 0-1",
+        "  piece: commit abc1234, cpu, 1 thread(s), torch 2.13.0+cpu, started 2026-12-06 05:00:00, epochs 2-3",
+        "  2 all-expert epochs: 62-102 s (epoch 0: 102 s)",
+        "  2 other epochs: mean 9.0 s",
+    ]
+
+
+def test_an_unfinished_run_is_refused(tmp_path):
+    log = tmp_path / "DE.jsonl.123.part"
+    write_log(log, final=False)
+    done = run(log)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"error: {log}: no final record (the run has not finished)"
