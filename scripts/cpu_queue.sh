@@ -11,6 +11,7 @@
 # commit. STATE (default RUNNER/runs/cpu_queue) holds each run's output, out.DATASET.NAME.txt, and its
 # markers: running.DATASET.NAME while it runs, failed.DATASET.NAME when it ended without a log (remove
 # it to try again; until then the runs after it are not started).
+# Each run gets `--log_path logs/` and, unless its line says otherwise, `--num_threads 1`.
 # JOBS is read again after every run, so lines can be added or reordered while it works. The same
 # command continues after an interruption: an unfinished run continues from its resume file (remove
 # stale running.* markers first: `rm -f STATE/running.*`). It exits when nothing is left to start.
@@ -19,7 +20,7 @@
 set -u
 JOBS=$(realpath "$1"); RUNNER=$(realpath "${2:-.}"); STATE="${3:-$RUNNER/runs/cpu_queue}"
 mkdir -p "$STATE"; STATE=$(realpath "$STATE")
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+export PYTHONUNBUFFERED=1
 
 next_job() {   # the first runnable line as NAME DATASET SCRIPT FLAGS; WAIT: only waiting ones; exit 1: none left
   local name dataset rest after dep blocked waiting=0
@@ -49,7 +50,9 @@ while line=$(next_job); do
   run="$dataset.$name"
   touch "$STATE/running.$run"
   echo "$(date '+%F %T') start $dataset/$name: python $rest"
-  (cd "$RUNNER" && python $rest --log_path logs/ --num_threads 1) > "$STATE/out.$run.txt" 2>&1
+  [[ " $rest " == *" --num_threads "* ]] || rest="$rest --num_threads 1"       # a line may ask for more
+  threads=$(sed 's/.*--num_threads \([0-9]*\).*/\1/' <<< "$rest")
+  (cd "$RUNNER" && OMP_NUM_THREADS=$threads python $rest --log_path logs/) > "$STATE/out.$run.txt" 2>&1
   rc=$?
   rm -f "$STATE/running.$run"
   if [[ -e "$RUNNER/logs/$dataset/$name.jsonl" ]]; then echo "$(date '+%F %T') done $dataset/$name"

@@ -52,15 +52,17 @@ def test_order_prerequisites_and_failures(tmp_path):
         line("after_broken", "citeULike", after="foursquare/broken"),
         line("after_both", "citeULike", after="teacher,foursquare/teacher"),
         line("teacher", "citeULike"),                       # finished before: not run again
+        line("two_threads", "citeULike") + " --num_threads 2",
     ])
     assert starts == [
-        "foursquare/teacher 1 --log_path logs/ --num_threads 1",
-        "foursquare/student 1 --log_path logs/ --num_threads 1",
-        "foursquare/broken 1 --log_path logs/ --num_threads 1",
-        "citeULike/after_both 1 --log_path logs/ --num_threads 1",
+        "foursquare/teacher 1 --num_threads 1 --log_path logs/",
+        "foursquare/student 1 --num_threads 1 --log_path logs/",
+        "foursquare/broken 1 --num_threads 1 --log_path logs/",
+        "citeULike/after_both 1 --num_threads 1 --log_path logs/",
+        "citeULike/two_threads 2 --num_threads 2 --log_path logs/",
     ]
     assert sorted(p.name for p in (tmp_path / "state").iterdir()) == [
-        "failed.foursquare.broken", "out.citeULike.after_both.txt", "out.foursquare.broken.txt",
+        "failed.foursquare.broken", "out.citeULike.after_both.txt", "out.citeULike.two_threads.txt", "out.foursquare.broken.txt",
         "out.foursquare.student.txt", "out.foursquare.teacher.txt"]
     assert "FAILED foursquare/broken (rc 3)" in out and out.rstrip().endswith("nothing left to start in "
                                                                              f"{tmp_path / 'jobs.txt'}")
