@@ -20,10 +20,10 @@ import torch.nn.functional as F
 
 from Models.method import Method
 from Utils.tensors.expert_mixture import dense_mixture
+from Utils.tensors.expert_pairs import pair_mixture
 from Utils.tensors.sampling import gumbel_like
 
 DEFAULT_SKIP_RATIO = 2.0 ** -30   # 64x below float32 resolution (2^-24) of the selected expert's output
-TILE = 64                         # rows per tile of the sparse (grouped) expert products
 
 
 def hidden_size(d_s, d_t):
@@ -62,26 +62,9 @@ class ExpertBank(nn.Module):
         return dense_mixture(s, w, self.W1, self.b1, self.W2, self.b2)
 
     def mixture_sparse(self, s, w, active):
-        """Only the pairs in ``active`` ([n, M] bool): pairs grouped by expert into tiles of TILE
-        rows, each tile one batched product with its expert's weights. -> t_hat [n, d_t]."""
-        n, M = w.shape
-        entity, expert = active.T.nonzero(as_tuple=True)[::-1]       # pairs sorted by expert
-        counts = torch.bincount(expert, minlength=M)
-        tiles_per_expert = (counts + TILE - 1) // TILE
-        tile_expert = torch.repeat_interleave(torch.arange(M, device=w.device), tiles_per_expert)
-        first_tile = torch.cumsum(tiles_per_expert, 0) - tiles_per_expert
-        first_pair = torch.cumsum(counts, 0) - counts
-        rank = torch.arange(len(expert), device=w.device) - first_pair[expert]
-        slot = (first_tile[expert] + rank // TILE) * TILE + rank % TILE  # position in the tiled layout
-        n_slots = len(tile_expert) * TILE
-        x = s.new_zeros(n_slots, self.d_s).index_copy(0, slot, s[entity])
-        weight = w.new_zeros(n_slots).index_copy(0, slot, w[entity, expert])
-        x = x.view(-1, TILE, self.d_s)
-        hidden = F.relu(torch.bmm(x, self.W1[tile_expert]) + self.b1[tile_expert].unsqueeze(1))
-        hidden = hidden * weight.view(-1, TILE, 1)
-        out = torch.bmm(hidden, self.W2[tile_expert]).reshape(n_slots, self.d_t)
-        t_hat = (w * active) @ self.b2
-        return t_hat.index_add(0, entity, out[slot])
+        """Only the pairs in ``active`` ([n, M] bool), grouped by expert (Utils/tensors/expert_pairs.py:
+        one product per expert on the CPU, tiles of a batched product elsewhere). -> t_hat [n, d_t]."""
+        return pair_mixture(s, w, active, self.W1, self.b1, self.W2, self.b2)
 
 
 class DistillationExperts(nn.Module):

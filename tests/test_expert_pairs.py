@@ -1,0 +1,78 @@
+"""The mixture over selected (entity, expert) pairs (Utils/tensors/expert_pairs.py): values and
+gradients against an entity-by-entity loop, in both layouts, and the two layouts against each other."""
+import pytest
+import torch
+
+from Utils.tensors.expert_pairs import _groups, pair_mixture
+from tests.test_expert_mixture import inputs, loop_mixture, one_thread  # noqa: F401 (a fixture)
+
+
+def selection(n, M, seed, per_entity=1):
+    """A hard-ish selection: w [n, M] softmax weights, active [n, M] the ``per_entity`` largest of each
+    row (experts left with no row at all included), plus an active-but-tiny pair in some rows."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, M, generator=g, dtype=torch.double) * 4
+    logits[:, M // 2:] -= 50                      # half the experts never selected
+    active = torch.zeros(n, M, dtype=torch.bool)
+    active.scatter_(1, logits.topk(per_entity, 1).indices, True)
+    active[::3, 0] = True
+    return logits, active
+
+
+def values_and_gradients(mixture, bank, s, logits, active, t):
+    leaves = (s, logits, bank.W1, bank.b1, bank.W2, bank.b2)
+    w = torch.softmax(logits, 1)
+    out = mixture(s, w, active, bank.W1, bank.b1, bank.W2, bank.b2)
+    grads = torch.autograd.grad(((t - out) ** 2).sum(), leaves)
+    return [out.detach()] + list(grads)
+
+
+def loop_over_active_pairs(s, w, active, W1, b1, W2, b2):
+    return loop_mixture(s, w * active, W1, b1, W2, b2)
+
+
+@pytest.mark.parametrize("layout", ["groups", "tiles"])
+@pytest.mark.parametrize("n, per_entity", [(1, 1), (9, 1), (70, 2), (150, 1)])
+def test_values_and_gradients_against_a_loop(layout, n, per_entity):
+    bank, s, _, t = inputs(n, 6, 3, 5, torch.double, seed=n)
+    logits, active = selection(n, 6, seed=n, per_entity=per_entity)
+    logits.requires_grad_()
+    expected = values_and_gradients(loop_over_active_pairs, bank, s, logits, active, t)
+    got = values_and_gradients(lambda *a: pair_mixture(*a, layout=layout), bank, s, logits, active, t)
+    for a, b in zip(expected, got):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12), (a - b).abs().max()
+
+
+def test_gradcheck_of_the_groups():
+    bank, s, _, _ = inputs(8, 4, 2, 3, torch.double)
+    logits, active = selection(8, 4, seed=1, per_entity=2)
+    w = torch.softmax(logits, 1).requires_grad_()
+    params = [p.detach().requires_grad_() for p in (bank.W1, bank.b1, bank.W2, bank.b2)]
+    assert torch.autograd.gradcheck(lambda s, w, *p: pair_mixture(s, w, active, *p, layout="groups"),
+                                    (s, w, *params))
+
+
+@pytest.mark.parametrize("n", [705, 1004])
+def test_layouts_agree_at_the_paper_shapes(n, one_thread):   # noqa: F811
+    """Every output row is the same products in both layouts: t_hat and the gradients reaching the
+    student and the selection equal bit for bit; the weight gradients are sums in another order."""
+    bank, s, _, t = inputs(n, 30, 20, 200, torch.float32, seed=n)
+    logits, active = selection(n, 30, seed=n)
+    logits = logits.float().requires_grad_()
+    groups = values_and_gradients(lambda *a: pair_mixture(*a, layout="groups"), bank, s, logits, active, t)
+    tiles = values_and_gradients(lambda *a: pair_mixture(*a, layout="tiles"), bank, s, logits, active, t)
+    assert torch.equal(groups[0], tiles[0])
+    for a, b in zip(groups[1:], tiles[1:]):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item()), (a - b).abs().max()
+
+
+def test_groups_skip_the_experts_without_rows():
+    assert _groups([2, 0, 3, 0]) == [(0, 0, 2), (2, 2, 3)]
+    assert _groups([0, 0]) == []
+
+
+def test_an_unknown_layout_is_refused():
+    bank, s, _, _ = inputs(3, 2, 2, 2, torch.double)
+    with pytest.raises(ValueError, match="layout"):
+        pair_mixture(s, torch.ones(3, 2), torch.ones(3, 2, dtype=torch.bool), bank.W1, bank.b1, bank.W2,
+                     bank.b2, layout="rows")
