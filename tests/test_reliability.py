@@ -1,5 +1,6 @@
 """Nothing silently wrong: diverged models, half-trained teachers, clobbered logs, foreign checkpoints
 and malformed input each stop with one clear line instead of a plausible-looking result."""
+import json
 import os
 import re
 import subprocess
@@ -93,6 +94,30 @@ def test_automatic_teacher_uses_the_teacher_settings_not_the_runs(planted):
     stored = read_checkpoint(os.path.join(saved, "planted", files[0]))
     assert stored["key"]["max_epoch"] == 1000 and stored["key"]["batch_size"] == 1024
     assert stored["epochs_run"] > 2 and stored["stopped"] == "early_stop"
+
+
+def test_automatic_teacher_trains_on_its_own_thread_count(planted):
+    """--teacher_threads 1 with --num_threads 2: the missing teacher trains on one thread (its log says
+    so), the student on two; neither the run's name nor the teacher's checkpoint name depends on it."""
+    root, common = planted
+    saved = os.path.join(root, "teacher_threads")
+    before = torch.get_num_threads()
+    logs = os.path.join(saved, "logs")
+    flags = common + TEACHER + ["--teacher_path", saved, "--log_path", logs, "--max_epoch", "1", "--num_threads", "2"]
+    result = main_DE.main(flags + ["--teacher_threads", "1"])
+    logs = os.path.join(logs, "planted")
+    teacher_log = [f for f in os.listdir(logs) if f.startswith("BPR_dim16") and f.endswith(".jsonl")]
+    assert len(teacher_log) == 1, teacher_log
+    threads = lambda path: [p["threads"] for p in json.loads(open(path).readlines()[-1])["final"]["pieces"]]  # noqa: E731
+    assert threads(os.path.join(logs, teacher_log[0])) == [1]
+    assert [p["threads"] for p in result.final["pieces"]] == [2]
+    assert [f for f in os.listdir(logs) if f.endswith(".jsonl") and f != teacher_log[0]] == [
+        os.path.basename(result.checkpoint_path).replace(".student.pt", ".jsonl")]     # no "threads" in the name
+    assert "threads" not in result.checkpoint_path
+    assert len([f for f in os.listdir(os.path.join(saved, "planted")) if f.endswith(".pt")]) == 1
+    torch.set_num_threads(before)
+    with pytest.raises(InputError, match="--teacher_threads must be non-negative"):
+        main_DE.main(flags + ["--teacher_threads", "-1"])
 
 
 def test_a_teacher_trained_otherwise_is_announced(planted, capsys):

@@ -93,6 +93,8 @@ class DistillScript:
         as_given = dict(vars(args))
         if args.teacher_dim is None:
             args.teacher_dim = TEACHER_DIMS[args.model]
+        if args.teacher_threads < 0:
+            raise InputError(f"--teacher_threads must be non-negative, got {args.teacher_threads}")
         if not 0 < args.percent <= 1:
             raise InputError(f"--percent must be in (0, 1], got {args.percent}")
         args.dim = int(args.teacher_dim * args.percent)

@@ -192,6 +192,9 @@ def add_teacher_flags(parser):
     g.add_argument("--teacher_lr", type=float, default=TEACHER_DEFAULTS["lr"], help="teacher learning rate")
     g.add_argument("--teacher_reg", type=float, default=TEACHER_DEFAULTS["reg"], help="teacher weight decay")
     g.add_argument("--percent", type=float, default=0.1, help="student dim = int(teacher_dim * percent)")
+    g.add_argument("--teacher_threads", type=int, default=0,
+                   help="CPU threads for training a missing teacher (0 = the run's --num_threads), e.g. 1 "
+                        "so it equals a teacher log made on one thread while the student uses two")
 
 
 def teacher_key(ctx):
@@ -284,6 +287,13 @@ def train_teacher(ctx, path):
     evaluator; the global and run generators are reseeded afterwards so the student starts as if no
     teacher had been trained."""
     parser, args = teacher_args(ctx.args)
+    run_threads = torch.get_num_threads()
+    if ctx.args.teacher_threads:
+        args.num_threads = ctx.args.teacher_threads
+        torch.set_num_threads(args.num_threads)
     torch.manual_seed(args.seed)
-    train_base_model(context_for(ctx, args), base_model_run_name(parser, args), path)
+    try:
+        train_base_model(context_for(ctx, args), base_model_run_name(parser, args), path)
+    finally:
+        torch.set_num_threads(run_threads)
     torch.manual_seed(ctx.args.seed)
