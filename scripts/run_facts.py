@@ -1,5 +1,5 @@
 """What a results row says of a finished run, read from its log's final record: the selected epochs, test
-and validation H@5 / N@5, the pieces it ran in (commit, device, threads, start, epochs), its wall time,
+and validation H@K / N@K at the smallest cutoff K (5, or 10 under kds), the pieces it ran in (commit, device, threads, start, epochs), its wall time,
 and for DE-like runs the time of the epochs that computed every expert against the others.
 
     python scripts/run_facts.py logs/foursquare/DE_LOO2.jsonl [more logs]
@@ -19,6 +19,12 @@ def epoch_seconds(record):
     return record.get("train_s", 0.0) + record.get("eval_s", 0.0) + record.get("sample_s", 0.0)
 
 
+def head_metrics(metrics):
+    """("H@K", "N@K") at the smallest cutoff K the run reports (5 under leave-one-out, 10 under kds)."""
+    k = min(int(name.split("@")[1]) for name in metrics if name.startswith("H@"))
+    return f"H@{k}", f"N@{k}"
+
+
 def facts(path):
     run = read_jsonl_log(path)
     final = run.final
@@ -27,8 +33,9 @@ def facts(path):
     lines = [f"{path}: {final['epochs_run']} epochs ({final.get('stopped', '?')}), selected epoch per cutoff "
              f"{final['best_epoch']}, checkpoint epoch {final.get('checkpoint_epoch')}, "
              f"wall {final['total_s'] / 60:.1f} min"]
+    h, n = head_metrics(final["test"])
     for split in ("test", "valid"):
-        lines.append(f"  {split}: H@5 {final[split]['H@5']:.4f} / N@5 {final[split]['N@5']:.4f}")
+        lines.append(f"  {split}: {h} {final[split][h]:.4f} / {n} {final[split][n]:.4f}")
     for piece in final.get("pieces") or []:
         lines.append(f"  piece: commit {piece['commit']}, {piece['device']}, {piece.get('threads')} thread(s), "
                      f"torch {piece.get('torch')}, started {piece['started']}, epochs {piece['first_epoch']}-"

@@ -54,6 +54,19 @@ def test_facts_of_a_finished_run(tmp_path):
     ]
 
 
+def test_a_run_without_cutoff_5_reports_its_smallest(tmp_path):
+    log = tmp_path / "kds.jsonl"
+    write_log(log)
+    lines = log.read_text().splitlines()
+    final = json.loads(lines[-1])
+    for split in ("valid", "test"):
+        final["final"][split] = {"H@20": 0.5, "N@20": 0.25, "H@10": 0.125, "N@10": 0.0625, "R@10": 0.1}
+    log.write_text("\n".join(lines[:-1] + [json.dumps(final)]) + "\n")
+    done = run(log)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1:3] == ["  test: H@10 0.1250 / N@10 0.0625", "  valid: H@10 0.1250 / N@10 0.0625"]
+
+
 def test_an_unfinished_run_is_refused(tmp_path):
     log = tmp_path / "DE.jsonl.123.part"
     write_log(log, final=False)
