@@ -1,6 +1,8 @@
 """scripts/cpu_queue.sh, the one-core queue of the table runs, on small Python scripts: order, prerequisites
 of the line's dataset or another, a failed run and its dependants, the flags it adds, and the same command
 continuing without rerunning what finished."""
+import glob
+import importlib
 import os
 import subprocess
 import sys
@@ -85,3 +87,20 @@ def test_waits_for_another_queue_and_continues(tmp_path):
     (state / "failed.citeULike.flaky").unlink()
     starts, _ = run_queue(tmp_path, lines)
     assert [s.split()[0] for s in starts] == ["citeULike/flaky", "citeULike/student", "citeULike/flaky"]
+
+
+@pytest.mark.parametrize("jobs", sorted(glob.glob(os.path.join(ROOT, "scripts", "jobs_cpu_*.txt"))))
+def test_every_jobs_line_is_named_as_its_script_names_the_run(jobs):
+    """The queue counts a line done when logs/DATASET/NAME.jsonl exists: NAME must be the name the entry
+    script gives that run (with the queue's own flags added), or a finished run would run again."""
+    for line in open(jobs).read().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, dataset, *rest = line.split()
+        if rest[0].startswith("after="):
+            rest = rest[1:]
+        script, flags = rest[0], rest[1:]
+        entry = importlib.import_module(script[:-len(".py")])
+        argv = flags + (["--num_threads", "1"] if "--num_threads" not in flags else []) + ["--log_path", "logs/"]
+        assert entry.planned_name(argv) == name, line
+        assert ("--dataset" in flags) == (dataset != "citeULike"), line
