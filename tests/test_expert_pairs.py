@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from Utils.tensors.expert_pairs import _groups, pair_mixture
-from tests.test_expert_mixture import inputs, loop_mixture, one_thread  # noqa: F401 (a fixture)
+from tests.test_expert_mixture import inputs, loop_mixture, one_thread, values_and_gradients  # noqa: F401 (a fixture)
 
 
 def selection(n, M, seed, per_entity=1):
-    """A hard-ish selection: w [n, M] softmax weights, active [n, M] the ``per_entity`` largest of each
-    row (experts left with no row at all included), plus an active-but-tiny pair in some rows."""
+    """A hard-ish selection: logits [n, M] (the weights are their softmax) and active [n, M], each row's
+    ``per_entity`` largest (half the experts get no row at all), plus an active-but-tiny pair in some rows."""
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(n, M, generator=g, dtype=torch.double) * 4
     logits[:, M // 2:] -= 50                      # half the experts never selected
@@ -19,16 +19,12 @@ def selection(n, M, seed, per_entity=1):
     return logits, active
 
 
-def values_and_gradients(mixture, bank, s, logits, active, t):
-    leaves = (s, logits, bank.W1, bank.b1, bank.W2, bank.b2)
-    w = torch.softmax(logits, 1)
-    out = mixture(s, w, active, bank.W1, bank.b1, bank.W2, bank.b2)
-    grads = torch.autograd.grad(((t - out) ** 2).sum(), leaves)
-    return [out.detach()] + list(grads)
-
-
-def loop_over_active_pairs(s, w, active, W1, b1, W2, b2):
-    return loop_mixture(s, w * active, W1, b1, W2, b2)
+def over(active, layout=None):
+    """The mixture over the pairs in ``active`` in a layout (None: the loop reference), as a function of
+    (s, w, W1, b1, W2, b2) like the dense mixture."""
+    if layout is None:
+        return lambda s, w, *weights: loop_mixture(s, w * active, *weights)
+    return lambda s, w, *weights: pair_mixture(s, w, active, *weights, layout=layout)
 
 
 @pytest.mark.parametrize("layout", ["groups", "tiles"])
@@ -37,8 +33,8 @@ def test_values_and_gradients_against_a_loop(layout, n, per_entity):
     bank, s, _, t = inputs(n, 6, 3, 5, torch.double, seed=n)
     logits, active = selection(n, 6, seed=n, per_entity=per_entity)
     logits.requires_grad_()
-    expected = values_and_gradients(loop_over_active_pairs, bank, s, logits, active, t)
-    got = values_and_gradients(lambda *a: pair_mixture(*a, layout=layout), bank, s, logits, active, t)
+    expected = values_and_gradients(over(active), bank, s, logits, t)
+    got = values_and_gradients(over(active, layout), bank, s, logits, t)
     for a, b in zip(expected, got):
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-12), (a - b).abs().max()
 
@@ -59,8 +55,8 @@ def test_layouts_agree_at_the_paper_shapes(n, one_thread):   # noqa: F811
     bank, s, _, t = inputs(n, 30, 20, 200, torch.float32, seed=n)
     logits, active = selection(n, 30, seed=n)
     logits = logits.float().requires_grad_()
-    groups = values_and_gradients(lambda *a: pair_mixture(*a, layout="groups"), bank, s, logits, active, t)
-    tiles = values_and_gradients(lambda *a: pair_mixture(*a, layout="tiles"), bank, s, logits, active, t)
+    groups = values_and_gradients(over(active, "groups"), bank, s, logits, t)
+    tiles = values_and_gradients(over(active, "tiles"), bank, s, logits, t)
     assert torch.equal(groups[0], tiles[0])
     for a, b in zip(groups[1:], tiles[1:]):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item()), (a - b).abs().max()
