@@ -12,10 +12,11 @@ batches: about 992 unique users, 955 positives, 1004 negatives, 652 batches per 
 
 - every matrix product of the step at its own shape, timed alone (GFLOP/s), and their sum;
 - the floor: the step's FLOPs at the rate of a large square product on this machine;
-- the step as the two products over all experts under autograd compute it (DE's code before 2026-12-02)
-  and as ``Utils.tensors.expert_mixture.dense_mixture`` (what ``ExpertBank.mixture_dense`` calls) does
-  for several chunk sizes, each with its ratio to the floor. The variants alternate within each repeat, so load from other processes hits all alike;
-  the median of the repeats is shown; with ``--steps``, the default variant's time per epoch of that many
+- the step as the two products over all experts under autograd compute it (``dense_mixture`` with
+  ``chunk=None``: DE's code before 2026-12-02, and DE's form for wide experts since 2026-12-06) and as
+  ``Utils.tensors.expert_mixture.dense_mixture`` does for several chunk sizes, each with its ratio to the
+  floor; "(DE's)" marks the form ``ExpertBank.mixture_dense`` picks at these shapes (``chunk_for``). The variants alternate within each repeat, so load from other processes hits all alike;
+  the median of the repeats is shown; with ``--steps``, DE's form's time per epoch of that many
   steps (the DE term alone: the student's own loss and its optimiser step come on top).
 """
 import argparse
@@ -28,8 +29,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from Models.DE import ExpertBank  # noqa: E402
-from Utils.tensors.expert_mixture import DEFAULT_CHUNK, dense_mixture  # noqa: E402
-from tests.test_expert_mixture import two_products  # noqa: E402
+from Utils.tensors.expert_mixture import chunk_for, dense_mixture  # noqa: E402
 
 ROWS = (705, 973, 1007)       # unique users, positives, negatives of one CiteULike batch (seed 0)
 D_S, D_T, M = 20, 200, 30     # the paper's BPR-MF student and teacher, 30 experts
@@ -110,10 +110,11 @@ def main():
     print(f"\nthe step's products: {flops / 1e9:.1f} GFLOP; each timed alone, summed: {products_s * 1e3:.0f} ms; "
           f"floor at the large-product rate: {floor * 1e3:.0f} ms\n")
 
-    variants = {"two products, autograd (before)": (
-        lambda bank, s, w: two_products(s, w, bank.W1, bank.b1, bank.W2, bank.b2))}
+    chosen = chunk_for(d_t)                          # what ExpertBank.mixture_dense runs at these shapes
+    variants = {"two products under autograd (chunk None)" + (" (DE's)" if chosen is None else ""): (
+        lambda bank, s, w: dense_mixture(s, w, bank.W1, bank.b1, bank.W2, bank.b2, chunk=None))}
     for c in a.chunks:
-        variants[f"dense_mixture, chunk {c}" + (" (default)" if c == DEFAULT_CHUNK else "")] = (
+        variants[f"dense_mixture, chunk {c}" + (" (DE's)" if c == chosen else "")] = (
             lambda bank, s, w, c=c: dense_mixture(s, w, bank.W1, bank.b1, bank.W2, bank.b2, chunk=c))
     times = {k: [] for k in variants}
     for _ in range(a.repeats):
@@ -123,10 +124,10 @@ def main():
     for label, ts in times.items():
         t = statistics.median(ts)
         print(f"| {label} | {t * 1e3:.0f} | {t / floor:.2f} |")
-    default = [ts for label, ts in times.items() if label.endswith("(default)")]
-    if a.steps and default:
-        t = statistics.median(default[0])
-        print(f"\n{a.steps} steps of the default variant: {a.steps * t:.0f} s per dense epoch (the DE term alone)")
+    chosen_times = [ts for label, ts in times.items() if label.endswith("(DE's)")]
+    if a.steps and chosen_times:
+        t = statistics.median(chosen_times[0])
+        print(f"\n{a.steps} steps of DE's form: {a.steps * t:.0f} s per dense epoch (the DE term alone)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from Models.DE import ExpertBank
-from Utils.tensors.expert_mixture import _row_chunks, dense_mixture
+from Utils.tensors.expert_mixture import DEFAULT_CHUNK, _row_chunks, chunk_for, dense_mixture
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def values_and_gradients(mixture, bank, s, logits, t, hard=None):
     return [out.detach()] + list(grads)
 
 
-@pytest.mark.parametrize("n, chunk", [(7, 3), (7, 128), (10, 4)])
+@pytest.mark.parametrize("n, chunk", [(7, 3), (7, 128), (10, 4), (7, None)])
 def test_values_and_gradients_against_a_loop(n, chunk):
     bank, s, logits, t = inputs(n, 4, 3, 5, torch.double)
     hard = (torch.arange(n * 4).reshape(n, 4) % 3 != 0).double()
@@ -69,12 +69,18 @@ def test_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: dense_mixture(*a, chunk=4), (s, w, *params))
 
 
-@pytest.mark.parametrize("n", [1, 3, 129, 705, 1007])
-def test_same_bits_as_two_products_at_the_paper_shapes(n, one_thread):
-    bank, s, logits, t = inputs(n, 30, 20, 200, torch.float32, seed=n)
+@pytest.mark.parametrize("n, d_s, d_t", [(1, 20, 200), (3, 20, 200), (129, 20, 200), (705, 20, 200),
+                                          (1007, 20, 200), (705, 50, 500)])
+def test_same_bits_as_two_products_at_the_paper_shapes(n, d_s, d_t, one_thread):
+    """The BPR-MF shapes, and NeuMF's (representations 2 x 25 and 2 x 250), chunked as DE runs them."""
+    bank, s, logits, t = inputs(n, 30, d_s, d_t, torch.float32, seed=n)
     expected = values_and_gradients(two_products, bank, s, logits, t)
     got = values_and_gradients(dense_mixture, bank, s, logits, t)
     assert all(torch.equal(a, b) for a, b in zip(expected, got))
+
+
+def test_wide_experts_go_unchunked():
+    assert chunk_for(200) == DEFAULT_CHUNK and chunk_for(500) is None
 
 
 def test_row_chunks_cover_the_rows_without_a_small_remainder():

@@ -15,6 +15,7 @@ computes a row block of a product as it computes that block of the whole (checke
 import torch
 
 DEFAULT_CHUNK = 128
+WIDE_EXPERTS = 400      # output widths from which the unchunked form is faster (200: chunked; 500: unchunked)
 
 
 def _row_chunks(n, chunk):
@@ -82,11 +83,24 @@ class _DenseMixture(torch.autograd.Function):
         return grad_s, grad_w, grad_W1, grad_b1, grad_W2, grad_b2, None
 
 
+def chunk_for(d_t):
+    """The faster form for experts of output width ``d_t``: chunks of DEFAULT_CHUNK rows below
+    WIDE_EXPERTS (the BPR-MF teacher's 200), None, the two products unchunked, from it (NeuMF's 500, where
+    a product's share of the work is larger and chunked products split worse between threads: docs/speed.md)."""
+    return None if d_t >= WIDE_EXPERTS else DEFAULT_CHUNK
+
+
 def dense_mixture(s, w, W1, b1, W2, b2, chunk=DEFAULT_CHUNK):
     """SUM_m w[:, m] * (relu(s W1[m] + b1[m]) W2[m] + b2[m]) for every row, all M experts.
 
     s [n, d_s], w [n, M] (w >= 0: selection weights), W1 [M, d_s, h], b1 [M, h], W2 [M, h, d_t],
     b2 [M, d_t] -> [n, d_t]; differentiable in all six. Keeps one [n, M*h] tensor for the backward
-    pass, plus three [chunk, M*h] buffers while it runs.
+    pass, plus three [chunk, M*h] buffers while it runs. ``chunk=None``: the same two products whole
+    under autograd (H and w (x) H kept, with autograd's elementwise passes), the same numbers.
     """
+    if chunk is None:
+        M, d_s, h = W1.shape
+        hidden = torch.relu(s @ W1.permute(1, 0, 2).reshape(d_s, M * h) + b1.reshape(-1))
+        weighted = (hidden.view(len(s), M, h) * w.unsqueeze(2)).reshape(len(s), M * h)
+        return weighted @ W2.reshape(M * h, -1) + w @ b2
     return _DenseMixture.apply(s, w, W1, b1, W2, b2, chunk)
