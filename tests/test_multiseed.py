@@ -82,8 +82,12 @@ def test_command_writes_the_budget_table(tmp_path, capsys):
     epochs = [{"epoch": e, "valid": metrics(0.1 * e), "test": metrics(0.1 * e)} for e in range(5)]
     write_log(tmp_path, "student", 0.4, epochs=epochs)
     write_log(tmp_path, "FTD", 0.3)
+    before = sorted(p.name for p in tmp_path.iterdir())
     main(["--log_dir", str(tmp_path), "--methods", "student", "FTD", "--splits", "0", "--budget", "3"])
-    text = (tmp_path / "results_train_seeds_budget3.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before                  # without --out: printed only
+    main(["--log_dir", str(tmp_path), "--methods", "student", "FTD", "--splits", "0", "--budget", "3",
+          "--out", str(tmp_path / "budget3.md")])
+    text = (tmp_path / "budget3.md").read_text()
     assert "| student | 0 | 1 | 0.2000 |" in text and "| FTD | 0 | 1 | 0.3000 |" in text
     assert "| FTD | 0 | +0.1000 |" in text and text in capsys.readouterr().out
 
@@ -101,7 +105,7 @@ def test_a_protocols_table_has_its_metrics_and_counts_only_its_runs(tmp_path):
                                                                       if name[-1].isdigit() else 0,
                                                                       "batch_size": 2048, "early_stop": 30}}}) + "\n")
     main(["--log_dir", str(tmp_path), "--protocol", "kds", "--methods", "student_kds", "URRD_kds_toolkit",
-          "--splits", "0", "--baseline", "student_kds"])
+          "--splits", "0", "--baseline", "student_kds", "--out", str(tmp_path / "results_kds.md")])
     text = (tmp_path / "results_kds.md").read_text()
     assert "| method | splits | runs | R@10 | N@10 | R@20 | N@20 |" in text
     assert "| URRD_kds_toolkit | 0 | 2 | 0.2550 | 0.1275 | 0.3550 | 0.1775 |" in text

@@ -56,11 +56,14 @@ def test_gains_are_paired_by_split_over_the_seeds_both_runs_have(tmp_path):
     assert "| DE | 2 | +0.0350 ± 0.0212 |" in gains_table(gains, "student")
 
 
-def test_command_writes_both_tables(tmp_path, capsys):
+def test_command_prints_and_writes_both_tables_only_when_asked(tmp_path, capsys):
     write_log(tmp_path, "teacher", 0.5)
     main(["--log_dir", str(tmp_path), "--methods", "teacher", "--seeds", "0"])
-    assert (tmp_path / "results_seeds.md").read_text().count("| teacher |") == 1
-    assert (tmp_path / "results_seeds.csv").exists()
+    assert capsys.readouterr().out.count("| teacher |") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["teacher.jsonl"]      # a query writes nothing
+    main(["--log_dir", str(tmp_path), "--methods", "teacher", "--seeds", "0", "--out", str(tmp_path / "t")])
+    assert (tmp_path / "t.md").read_text().count("| teacher |") == 1
+    assert (tmp_path / "t.csv").read_text().count("teacher,") == 1
 
 
 def test_two_processes_under_one_run_name_never_share_a_file(tmp_path, monkeypatch):

@@ -6,7 +6,10 @@ with gains paired by split and a confidence interval; optionally at a fixed epoc
     python -m Utils.reporting.multiseed --protocol kds --methods student_kds URRD_kds_toolkit --splits 0
 
 Under ``--protocol kds|hetcomp`` (docs/protocols.md) the columns are the protocol's Recall and NDCG at its
-cut-offs, only runs recorded under that protocol count, and the table goes to ``results_<protocol>.md``.
+cut-offs and only runs recorded under that protocol count.
+
+The tables are printed; ``--out FILE`` also writes them to FILE. Only an explicit ``--out`` writes, so a query
+over a few methods never replaces a committed table (docs/results.md names each committed table's command).
 
 A run's log is ``<name>[_LOO<split>][_seed<training seed>]`` under ``--log_dir`` (seed 0 and split 0 carry
 no suffix). For each method and split the test metrics are averaged over the training seeds found; the
@@ -168,8 +171,7 @@ def main(argv=None):
                    help="select each run as if it had stopped after this many epochs (the fixed-budget view)")
     p.add_argument("--protocol", choices=list(PROTOCOLS), default="loo",
                    help="the runs' protocol: its metrics are the columns (docs/protocols.md)")
-    p.add_argument("--out", default=None,
-                   help="markdown file (default <log_dir>/results_train_seeds[_budget<B>].md, results_<protocol>.md)")
+    p.add_argument("--out", default=None, help="also write the tables to this markdown file (default: print only)")
     a = p.parse_args(argv)
     if a.budget is not None and a.budget < 1:
         raise InputError(f"--budget must be at least 1, got {a.budget}")
@@ -180,9 +182,8 @@ def main(argv=None):
         raise InputError(f"no finished logs for {a.methods} in {a.log_dir}")
     keys = protocol_keys(a.protocol)
     text = tables(found, a.baseline, keys=keys, budget=a.budget)
-    suffix = f"_budget{a.budget}" if a.budget is not None else ""
-    name = "results_train_seeds" + suffix if a.protocol == "loo" else f"results_{a.protocol}"
-    write_text_atomic(a.out or os.path.join(a.log_dir, f"{name}.md"), text)
+    if a.out:
+        write_text_atomic(a.out, text)
     print(text)
 
 

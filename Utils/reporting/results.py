@@ -4,8 +4,10 @@
     python -m Utils.experiments teacher student URRD --seeds 1 2 --log_path logs/ && python -m Utils.reporting.results ...
                                                       # run what is missing first (Utils/experiments.py), then tables
 
-Writes ``<log_dir>/results_seeds.md`` (markdown for docs/results.md: the mean ± std table, then each method's
-gain over the student paired by split) and ``results_seeds.csv``.
+Prints the markdown for docs/results.md (the mean ± std table, then each method's gain over the student paired
+by split); ``--out STEM`` also writes it to ``STEM.md`` with the means and stds in ``STEM.csv``. Only an explicit
+``--out`` writes, so a query over a few methods never replaces a committed table
+(``--out logs/citeULike/results_seeds`` regenerates the committed one).
 """
 import argparse
 import csv
@@ -124,7 +126,7 @@ def main(argv=None):
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split seeds (LOO_seed) averaged")
     p.add_argument("--baseline", default="student",
                    help="the gains table: each method minus this run on the same split (when it is listed)")
-    p.add_argument("--out", default=None, help="file stem of the tables (default <log_dir>/results_seeds)")
+    p.add_argument("--out", default=None, help="also write the tables to OUT.md and OUT.csv (default: print only)")
     args = p.parse_args(argv)
     found = collect(args.log_dir, args.methods, args.seeds)
     if not found:
@@ -134,9 +136,9 @@ def main(argv=None):
     gains = paired_gains(found, args.baseline) if args.baseline in found else {}
     if gains:
         text += "\n" + gains_table(gains, args.baseline)
-    stem = args.out or os.path.join(args.log_dir, "results_seeds")
-    write_text_atomic(stem + ".md", text)
-    write_text_atomic(stem + ".csv", csv_table(summary))
+    if args.out:
+        write_text_atomic(args.out + ".md", text)
+        write_text_atomic(args.out + ".csv", csv_table(summary))
     print(text)
 
 
