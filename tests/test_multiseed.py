@@ -128,7 +128,8 @@ def test_the_order_of_methods_under_each_protocol(tmp_path):
         name = "student_kds" if method == "student" else f"{method}_kds_toolkit"
         write(name, {"test": {"R@10": 0.1, "N@10": n10}, "config": {"protocol": "kds", "seed": 0, "batch_size": 2048,
                                                                       "early_stop": 30}})
-    order_main(["--log_dir", str(tmp_path), "--methods", "student", "DE", "URRD", "CD"])
+    order_main(["--log_dir", str(tmp_path), "--methods", "student", "DE", "URRD", "CD",
+                "--out", str(tmp_path / "protocol_order.md")])
     text = (tmp_path / "protocol_order.md").read_text()
     assert "| DE | 0.4700 (1, 3) | 0.0200 (3, 1) |" in text and "| student | 0.4500 (3, 3) | 0.0300 (1, 1) |" in text
     assert "Kendall's tau, loo vs kds, over 3 methods (student, DE, URRD): -1.00" in text and "| CD |" not in text

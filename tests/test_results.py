@@ -111,3 +111,14 @@ def test_table2_cells_average_the_runs_found_and_say_what_is_missing(tmp_path):
     assert rows["RD"][0] == "0.4500 / 0.5000 (2)" and rows["RD"][1] == "0.4533 / 0.3395"
     assert rows["RRD"][2] == "0.3500 / 0.5000 (2)" and rows["RRD"][0] == "not run yet"
     assert rows["DE"][4] == "not run yet" and rows["CD (student-guided)"][5] == "0.5006 / 0.3608"
+
+
+def test_table2_command_prints_and_writes_only_when_asked(tmp_path, capsys):
+    from Utils.reporting.table2 import main as table2_main
+    (tmp_path / "citeULike").mkdir()
+    write_log(tmp_path / "citeULike", "RD", 0.40)
+    table2_main(["--log_root", str(tmp_path), "--seeds", "0"])
+    assert "| RD | 0.4000 / 0.5000 (1) |" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["citeULike"]          # a query writes nothing
+    table2_main(["--log_root", str(tmp_path), "--seeds", "0", "--out", str(tmp_path / "t2.md")])
+    assert "| RD | 0.4000 / 0.5000 (1) |" in (tmp_path / "t2.md").read_text()

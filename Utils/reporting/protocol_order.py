@@ -8,7 +8,7 @@ training seeds within a split, then over splits) on that protocol's headline met
 hetcomp: R@50), its rank among the methods with runs under that protocol, and Kendall's tau between the loo
 order and each other protocol's over the methods both have. Run names: ``<method>`` (loo, split seeds
 0, 1, 2), ``<method>_kds_toolkit`` or ``<method>_kds`` (kds), ``<method>_hetcomp`` (hetcomp), each with
-``_seed<s>``. Written to ``<log_dir>/protocol_order.md``.
+``_seed<s>``. Printed; ``--out FILE`` also writes it (the committed table: ``--out logs/citeULike/protocol_order.md``).
 """
 import argparse
 import os
@@ -73,14 +73,15 @@ def main(argv=None):
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--log_dir", default="logs/citeULike", help="folder of the JSON-lines logs (one dataset)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), help="methods (their loo run names)")
-    p.add_argument("--out", default=None, help="markdown file (default <log_dir>/protocol_order.md)")
+    p.add_argument("--out", default=None, help="also write the table to this markdown file (default: print only)")
     a = p.parse_args(argv)
     by_protocol = {protocol: headline_means(a.log_dir, a.methods, protocol) for protocol in HEADLINE}
     if not by_protocol["loo"] or not any(by_protocol[p] for p in ("kds", "hetcomp")):
         raise InputError(f"{a.log_dir}: no methods with finished runs under loo and another protocol")
     by_protocol = {p: v for p, v in by_protocol.items() if v}
     text = order_table(by_protocol, a.methods)
-    write_text_atomic(a.out or os.path.join(a.log_dir, "protocol_order.md"), text)
+    if a.out:
+        write_text_atomic(a.out, text)
     print(text)
 
 

@@ -1,6 +1,7 @@
 """The DE-RRD paper's Table 2 (methods x (dataset, base model)) from our JSON-lines logs, beside the paper's.
 
-    python -m Utils.reporting.table2                         # logs/<dataset>/, split seeds 0 1 2 -> logs/table2.md
+    python -m Utils.reporting.table2                         # logs/<dataset>/, split seeds 0 1 2, printed
+    python -m Utils.reporting.table2 --out logs/table2.md    # the committed table (README, docs/results.md)
 
 Each of our cells is the mean test H@5 / N@5 over the finished runs of the intended configuration
 on the given split seeds, with how many runs it averages; a cell with no run says so. The paper's
@@ -50,13 +51,14 @@ def main(argv=None):
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--log_root", default="logs", help="folder holding one log folder per dataset")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split seeds averaged")
-    p.add_argument("--out", default=None, help="markdown file (default <log_root>/table2.md)")
+    p.add_argument("--out", default=None, help="also write the table to this markdown file (default: print only)")
     a = p.parse_args(argv)
     datasets = sorted({dataset for dataset, _ in TABLE2_COLUMNS})
     if not any(os.path.isdir(os.path.join(a.log_root, d)) for d in datasets):
         raise InputError(f"--log_root {a.log_root}: no log folder of {' or '.join(datasets)} in it")
     text = table2(a.log_root, a.seeds)
-    write_text_atomic(a.out or os.path.join(a.log_root, "table2.md"), text)
+    if a.out:                                       # only when asked: `--seeds 0` must not replace the table
+        write_text_atomic(a.out, text)
     print(text)
 
 
