@@ -11,7 +11,6 @@ order and each other protocol's over the methods both have. Run names: ``<method
 ``_seed<s>``. Printed; ``--out FILE`` also writes it (the committed table: ``--out logs/citeULike/protocol_order.md``).
 """
 import argparse
-import os
 
 from scipy import stats
 
