@@ -300,3 +300,23 @@ def test_ranking_list_caches_of_another_teacher_or_damaged_are_computed_again(tm
         lists = load_or_compute_lists(retrained, key, path, split, "user", 5, torch.device("cpu"))
         assert "computing them again" in capsys.readouterr().err, damage
         assert torch.equal(lists, again)
+
+
+def test_flush_denormal_sets_the_cpu_mode_and_changes_neither_name_nor_numbers(planted):
+    """--flush_denormal 1 (the default) makes a subnormal product zero, 0 keeps it; the run's name and
+    its logged numbers are the same either way (no subnormal matters to them)."""
+    root, common = planted
+    subnormal = lambda: (torch.tensor([1e-30]) * torch.tensor([1e-15])).item()    # noqa: E731  ~1e-45
+    finals = {}
+    try:
+        for flag in (0, 1):
+            logs = os.path.join(root, f"flush{flag}")
+            result = main_teacher.main(common + ["--log_path", logs, "--max_epoch", "2", "--save", "0",
+                                                 "--flush_denormal", str(flag)])
+            assert (subnormal() == 0.0) == bool(flag)
+            names = [f for f in os.listdir(os.path.join(logs, "planted")) if f.endswith(".jsonl")]
+            finals[flag] = (names, result.final["test"], result.final["valid"])
+    finally:
+        torch.set_flush_denormal(True)
+    assert finals[0] == finals[1]
+    assert len(finals[1][0]) == 1                                     # one log, one name

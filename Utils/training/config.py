@@ -72,6 +72,11 @@ def common_parser(description, dim=True):
     g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     g.add_argument("--seed", type=int, default=0, help="seed of initialisation and all per-epoch sampling")
     g.add_argument("--num_threads", type=int, default=0, help="CPU threads (0 = torch's default)")
+    g.add_argument("--flush_denormal", type=int, choices=[0, 1], default=1,
+                   help="CPU only: 1 treats subnormal floats (below 1.2e-38) as zero, as GPUs' fast paths do; "
+                        "on Intel CPUs each subnormal operand costs a microcode assist (DE's late dense epochs "
+                        "ran 8x slower), and the logged numbers came out the same to the last digit "
+                        "(docs/speed.md); 0 keeps IEEE subnormals")
     g.add_argument("--save_path", default="Saved_models/",
                    help="git-ignored folder for checkpoints, candidates and teacher ranking lists")
     g.add_argument("--log_path", default=DEFAULT_LOG_PATH,

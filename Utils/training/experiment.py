@@ -61,6 +61,7 @@ def setup(args):
     device = resolve_device(args.device)
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
+    torch.set_flush_denormal(bool(args.flush_denormal))     # process-wide, CPU only (docs/speed.md)
     if args.split == "loo":
         split = load_split(args.data_path, args.dataset, args.LOO_seed, args.min_user_inter, args.split_by,
                            args.min_rating)

@@ -29,7 +29,7 @@ from Utils.training.logger import process_alive
 
 SAVE_COST_SHARE = 0.05      # auto: saving takes at most this share of the training time
 # Flags that say where files go, how fast it runs or how it is reported: never a reason to refuse a resume.
-NOT_IN_KEY = {"quiet", "num_threads", "teacher_threads", "log_path", "save_path", "teacher_path", "data_path", "run_name", "save",
+NOT_IN_KEY = {"quiet", "num_threads", "flush_denormal", "teacher_threads", "log_path", "save_path", "teacher_path", "data_path", "run_name", "save",
               "resume_every", "restart", "device", "device_resolved", "commit", "torch",
               "identity"}         # identity: recorded in the log; its values enter the key by name (resume_key)
 

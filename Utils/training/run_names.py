@@ -9,7 +9,7 @@
 So a run with another split, lambda or training length never writes over the log of another
 configuration. Flags that only say where files go or how fast it runs are left out.
 """
-NOT_IN_NAME = {"help", "data_path", "dataset", "device", "num_threads", "save_path", "log_path",
+NOT_IN_NAME = {"help", "data_path", "dataset", "device", "num_threads", "flush_denormal", "save_path", "log_path",
                "run_name", "quiet", "teacher_path", "teacher_threads", "save", "resume_every", "restart"}
 LOO_ONLY = {"num_candidates", "eval"}       # read by leave-one-out only: never in the name of a held-out split's run
 LEADING = {"protocol": "", "LOO_seed": "LOO", "seed": "seed"}      # written first, with these short labels

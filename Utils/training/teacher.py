@@ -31,7 +31,7 @@ TEACHER_DEFAULTS = {"lr": TRAINING_DEFAULTS["lr"], "reg": TRAINING_DEFAULTS["reg
 IDENTITY = ("dataset", "split", "LOO_seed", "n_users", "n_items", "model", "dim", "lr", "reg", "seed")
 # flags a teacher trained for a distillation run takes from that run (data, protocol, where files go)
 SHARED_WITH_TEACHER = ("model", "data_path", "dataset", "LOO_seed", "min_user_inter", "min_rating", "split_by",
-                       "num_candidates", "eval", "device", "num_threads", "save_path", "log_path", "quiet",
+                       "num_candidates", "eval", "device", "num_threads", "flush_denormal", "save_path", "log_path", "quiet",
                        "resume_every", "restart", "protocol", "split", "ratios", "order", "drop_unseen", "cutoffs",
                        "mask_heldout", "select", "eval_every", "cml_negatives")
 
