@@ -3,7 +3,8 @@
     python scripts/compare_logs.py logs/resume_demo/teacher_straight.jsonl logs/resume_demo/teacher_killed_twice.jsonl
 
 Prints how many epoch records differ (and the first few epochs that do, with the largest relative
-difference of a loss or metric), whether the final selections agree, and exits 1 when anything differs.
+difference of a loss or metric), whether the final records agree (and, where not, the first few fields
+that differ, e.g. one only a newer log format has), and exits 1 when anything differs.
 """
 import json
 import sys
@@ -55,7 +56,10 @@ def main(argv):
     final_b = numbers(b[-1].get("final", {}))
     print(f"epoch records: {len(epochs_a)} and {len(epochs_b)}; differing: {len(differing)}"
           + (f" (first: {', '.join(f'epoch {e} rel {d:.1e}' for e, d in differing[:5])})" if differing else ""))
-    print(f"final records (selection, test metrics): {'identical' if final_a == final_b else 'differ'}")
+    final_diff = sorted(key for key in set(final_a) | set(final_b) if final_a.get(key) != final_b.get(key))
+    print("final records (selection, test metrics): " + ("identical" if not final_diff else "differ in " + ", ".join(
+        f"{key} ({final_a.get(key, 'absent')} / {final_b.get(key, 'absent')})" for key in final_diff[:5])
+        + (f" and {len(final_diff) - 5} more" if len(final_diff) > 5 else "")))
     return int(bool(differing) or len(epochs_a) != len(epochs_b) or final_a != final_b)
 
 
