@@ -10,6 +10,8 @@ from Utils.training.logger import RunLogger
 from Utils.reporting.logs import read_jsonl_log
 from Utils.reporting.results import collect, csv_table, gains_table, main, markdown_table, paired_gains, summarize
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 KEYS9 = ["H@5", "N@5", "M@5", "H@10", "N@10", "M@10", "H@20", "N@20", "M@20"]
 
 
@@ -122,3 +124,58 @@ def test_table2_command_prints_and_writes_only_when_asked(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["citeULike"]          # a query writes nothing
     table2_main(["--log_root", str(tmp_path), "--seeds", "0", "--out", str(tmp_path / "t2.md")])
     assert "| RD | 0.4000 / 0.5000 (1) |" in (tmp_path / "t2.md").read_text()
+
+
+def test_table2_into_replaces_the_table_block_and_only_it(tmp_path):
+    from Utils.reporting.table2 import main as table2_main, table2
+    (tmp_path / "citeULike").mkdir()
+    write_log(tmp_path / "citeULike", "RD", 0.40)
+    old = table2(str(tmp_path / "empty"), [0])                    # every cell "not run yet"
+    doc = tmp_path / "doc.md"
+    doc.write_text("# Results\n\nbefore\n\n" + old + "\nafter the table\n")
+    table2_main(["--log_root", str(tmp_path), "--seeds", "0", "--into", str(doc)])
+    new = table2(str(tmp_path), [0])
+    assert doc.read_text() == "# Results\n\nbefore\n\n" + new + "\nafter the table\n"
+    assert "| RD | 0.4000 / 0.5000 (1) |" in doc.read_text()
+
+
+def test_table2_into_writes_nothing_when_a_file_lacks_the_table(tmp_path):
+    from Utils.errors import InputError
+    from Utils.reporting.table2 import main as table2_main, table2
+    (tmp_path / "citeULike").mkdir()
+    write_log(tmp_path / "citeULike", "RD", 0.40)
+    good, bad = tmp_path / "good.md", tmp_path / "bad.md"
+    good.write_text(table2(str(tmp_path / "empty"), [0]))
+    bad.write_text("no table here\n")
+    before = good.read_text()
+    with pytest.raises(InputError, match="bad.md: Table 2's header line found 0 times"):
+        table2_main(["--log_root", str(tmp_path), "--seeds", "0", "--into", str(good), str(bad)])
+    assert good.read_text() == before and bad.read_text() == "no table here\n"
+
+
+def test_the_committed_table2_and_its_copies_are_the_committed_logs():
+    """logs/table2.md, README.md and docs/results.md show the table the committed logs make: a landed
+    run whose table was not regenerated fails here (fix: the --into command in the module docstring)."""
+    from Utils.reporting.table2 import table2
+    made = table2(os.path.join(ROOT, "logs"), [0, 1, 2])
+    with open(os.path.join(ROOT, "logs", "table2.md")) as f:
+        assert f.read() == made
+    for path in ("README.md", os.path.join("docs", "results.md")):
+        with open(os.path.join(ROOT, path)) as f:
+            assert "\n" + made in f.read(), path
+
+
+def test_the_committed_three_split_tables_are_the_committed_logs(tmp_path):
+    """logs/citeULike/results_seeds.{md,csv} and results_train_seeds.md are what their commands make from the
+    committed logs (regenerate: docs/results.md, "Over three split seeds" and "split seeds x training seeds")."""
+    from Utils.reporting.multiseed import main as multiseed_main
+    cwd = os.getcwd()
+    os.chdir(ROOT)                                  # the commands' defaults are relative to the repository
+    try:
+        main(["--out", str(tmp_path / "results_seeds")])
+        multiseed_main(["--out", str(tmp_path / "results_train_seeds.md")])
+    finally:
+        os.chdir(cwd)
+    for name in ("results_seeds.md", "results_seeds.csv", "results_train_seeds.md"):
+        with open(os.path.join(ROOT, "logs", "citeULike", name)) as committed:
+            assert (tmp_path / name).read_text() == committed.read(), name

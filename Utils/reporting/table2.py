@@ -1,7 +1,8 @@
 """The DE-RRD paper's Table 2 (methods x (dataset, base model)) from our JSON-lines logs, beside the paper's.
 
     python -m Utils.reporting.table2                         # logs/<dataset>/, split seeds 0 1 2, printed
-    python -m Utils.reporting.table2 --out logs/table2.md    # the committed table (README, docs/results.md)
+    python -m Utils.reporting.table2 --out logs/table2.md --into README.md docs/results.md
+                                                             # the committed table and its two copies
 
 Each of our cells is the mean test H@5 / N@5 over the finished runs of the intended configuration
 on the given split seeds, with how many runs it averages; a cell with no run says so. The paper's
@@ -46,19 +47,44 @@ def table2(log_root, seeds):
     return "\n".join(lines) + "\n"
 
 
+def replace_table(text, table, where):
+    """``text`` with the markdown table that starts with ``table``'s header line replaced by ``table``.
+
+    The block ends at the first line that is not a table row; ``where`` names the file in the error
+    raised when the header occurs other than once."""
+    lines, header = text.split("\n"), table.split("\n")[0]
+    starts = [i for i, line in enumerate(lines) if line == header]
+    if len(starts) != 1:
+        raise InputError(f"{where}: Table 2's header line found {len(starts)} times, expected once")
+    end = starts[0]
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return "\n".join(lines[:starts[0]] + table.rstrip("\n").split("\n") + lines[end:])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--log_root", default="logs", help="folder holding one log folder per dataset")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split seeds averaged")
     p.add_argument("--out", default=None, help="also write the table to this markdown file (default: print only)")
+    p.add_argument("--into", nargs="+", default=[], metavar="MD",
+                   help="also replace the table in these markdown files (its header line must occur once in each)")
     a = p.parse_args(argv)
     datasets = sorted({dataset for dataset, _ in TABLE2_COLUMNS})
     if not any(os.path.isdir(os.path.join(a.log_root, d)) for d in datasets):
         raise InputError(f"--log_root {a.log_root}: no log folder of {' or '.join(datasets)} in it")
     text = table2(a.log_root, a.seeds)
+    updated = {}
+    for path in a.into:                             # every file checked before any is written
+        if not os.path.isfile(path):
+            raise InputError(f"--into {path}: no such file")
+        with open(path) as f:
+            updated[path] = replace_table(f.read(), text, path)
     if a.out:                                       # only when asked: `--seeds 0` must not replace the table
         write_text_atomic(a.out, text)
+    for path, new_text in updated.items():
+        write_text_atomic(path, new_text)
     print(text)
 
 
