@@ -57,9 +57,9 @@ def main(argv):
     print(f"epoch records: {len(epochs_a)} and {len(epochs_b)}; differing: {len(differing)}"
           + (f" (first: {', '.join(f'epoch {e} rel {d:.1e}' for e, d in differing[:5])})" if differing else ""))
     final_diff = sorted(key for key in set(final_a) | set(final_b) if final_a.get(key) != final_b.get(key))
-    print("final records (selection, test metrics): " + ("identical" if not final_diff else "differ in " + ", ".join(
-        f"{key} ({final_a.get(key, 'absent')} / {final_b.get(key, 'absent')})" for key in final_diff[:5])
-        + (f" and {len(final_diff) - 5} more" if len(final_diff) > 5 else "")))
+    named = ", ".join(f"{key} ({final_a.get(key, 'absent')} / {final_b.get(key, 'absent')})" for key in final_diff[:5])
+    more = f" and {len(final_diff) - 5} more" if len(final_diff) > 5 else ""
+    print("final records (selection, test metrics): " + (f"differ in {named}{more}" if final_diff else "identical"))
     return int(bool(differing) or len(epochs_a) != len(epochs_b) or final_a != final_b)
 
 
