@@ -1,8 +1,9 @@
 """The cost of one full-ranking evaluation of the held-out protocols (docs/protocols.md, The evaluator).
 
     python benchmarks/heldout_eval.py [--threads 1] [--repeats 3] [--protocol kds] [--model bpr --dim 20]
+                                      [--dataset citeULike]
 
-On CiteULike under the protocol's split, with a randomly initialised model (default: the BPR-MF student,
+On CiteULike (or ``--dataset``) under the protocol's split, with a randomly initialised model (default: the BPR-MF student,
 dim 20; ``--model neumf --dim 250``: the NeuMF teacher, whose scores are an MLP over every pair), prints the
 median seconds of: the score product alone (every user against every item, in chunks of 256 users);
 ranking with a full stable sort of each chunk (what a direct transcription of the metric does); and the
@@ -33,6 +34,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--protocol", choices=["kds", "hetcomp"], default="kds")
+    p.add_argument("--dataset", default="citeULike", help="a folder under data/")
     p.add_argument("--model", choices=sorted(BASE_MODELS), default="bpr")
     p.add_argument("--dim", type=int, default=20)
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
@@ -40,7 +42,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     preset = PROTOCOLS[a.protocol]
-    split = load_heldout_split("data", "citeULike", preset["split"], parse_ratios(preset["ratios"]), preset["order"],
+    split = load_heldout_split("data", a.dataset, preset["split"], parse_ratios(preset["ratios"]), preset["order"],
                                0, 5, None, bool(preset["drop_unseen"]))
     torch.manual_seed(0)
     model = build_model(a.model, split, a.dim).eval()
@@ -66,7 +68,7 @@ def main():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    print(f"CiteULike under {a.protocol}, {a.model} dim {a.dim}: {split.n_users} users x {split.n_items} items, chunks of {CHUNK} users, "
+    print(f"{a.dataset} under {a.protocol}, {a.model} dim {a.dim}: {split.n_users} users x {split.n_items} items, chunks of {CHUNK} users, "
           f"{a.threads} thread(s), median of {a.repeats}")
     print("| what | seconds |\n|---|---|")
     for name, values in times.items():

@@ -130,3 +130,29 @@ def test_two_sets_at_once_equal_each_alone():
     for (held, masked), ranks in zip(sets, together):
         alone, _ = heldout_ranks(lambda users: scores[users], 30, held, masked, 6, chunk=7)
         assert ranks.tolist() == alone.tolist()
+
+
+
+def test_sets_with_one_mask_share_one_topk_and_equal_each_alone(monkeypatch):
+    """kds masks only the training pairs for valid and test alike: one masked block and one topk per chunk
+    serve both sets (the masks are equal, not the same tensors, as the evaluator builds them), with the ranks
+    of each set ranked alone and of the brute-force ranking, ties included (integer scores)."""
+    g = torch.Generator().manual_seed(5)
+    scores = torch.randint(0, 4, (20, 30), generator=g).float()
+    rng = np.random.default_rng(5)
+    valid, test, masked = {}, {}, {}
+    for u in range(20):
+        items = rng.permutation(30)
+        valid[u] = set(items[:rng.integers(0, 3)].tolist())
+        test[u] = set(items[3:3 + rng.integers(0, 3)].tolist())
+        masked[u] = set(items[6:6 + rng.integers(0, 10)].tolist())
+    sets = [(csr(valid, 20), csr(masked, 20)), (csr(test, 20), csr(masked, 20))]
+    calls, real_topk = [], torch.topk
+    monkeypatch.setattr(torch, "topk", lambda *a, **kw: calls.append(1) or real_topk(*a, **kw))
+    together, _ = heldout_ranks_of_sets(lambda users: scores[users], 30, sets, 6, chunk=4)
+    monkeypatch.setattr(torch, "topk", real_topk)
+    users_with_pairs = sum(1 for u in range(20) if valid[u] or test[u])
+    assert len(calls) == math.ceil(users_with_pairs / 4)     # one topk a chunk, not one a set
+    for held, (held_csr, mask_csr), ranks in zip((valid, test), sets, together):
+        alone, _ = heldout_ranks(lambda users: scores[users], 30, held_csr, mask_csr, 6, chunk=7)
+        assert ranks.tolist() == alone.tolist() == brute_ranks(scores.numpy(), held, masked, 6)

@@ -32,13 +32,14 @@ def _dense_rows(pointer, cols, users, n_items):
     return out
 
 
-def _ranks_in_chunk(scores, target, hidden_rows, owner, items, k):
+def _ranks_in_chunk(scores, top, target, hidden_rows, owner, items):
     """Ranks (1-based, k + 1 for 'beyond k') of the held-out pairs (owner [p] row, items [p]) of one chunk.
 
-    scores [c, n] with nan already -inf and the masked items set to -inf; target [c, n] bool;
-    ``hidden_rows(rows [r]) -> [r, n]`` bool: the masked items of some rows (needed for ties only)."""
-    k = min(k, scores.shape[1])
-    top_values, top_items = torch.topk(scores, k, dim=1)                     # [c, k]
+    scores [c, n] with nan already -inf and the masked items set to -inf; top: ``torch.topk(scores, k,
+    dim=1)`` ([c, k] values and items); target [c, n] bool; ``hidden_rows(rows [r]) -> [r, n]`` bool: the
+    masked items of some rows (needed for ties only)."""
+    top_values, top_items = top
+    k = top_values.shape[1]
     threshold = top_values[:, -1]
     x = scores[owner, items]                                                 # [p]
     ranks = torch.full_like(owner, k + 1)
@@ -57,6 +58,11 @@ def _ranks_in_chunk(scores, target, hidden_rows, owner, items, k):
         ahead = ((row > xi) | ((row == xi) & ~held) | ((row == xi) & held & (ids < ii))) & ~hidden
         ranks[tied] = torch.clamp(1 + ahead.sum(1), max=k + 1)
     return ranks
+
+
+def _same_pairs(first, second):
+    """Whether two CSR pair sets (pointer, cols) are the same tensors' values (then they mask alike)."""
+    return first is second or all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(first, second))
 
 
 def _overlap(first, second, n_items):
@@ -82,10 +88,19 @@ def heldout_ranks_of_sets(score_rows, n_items, sets, k, chunk=256):
     scores of each chunk of users computed once for all of them. -> ([ranks per set], nonfinite scores).
 
     Per chunk the [chunk, n_items] scores are touched by a few passes only (a sum, the masked entries, topk),
-    on a copy per set after the first; ``score_rows`` returns a fresh tensor (as every ``score_all`` does)."""
+    on a copy per distinct mask after the first; sets with the same mask (kds: the training pairs for valid
+    and test alike) share one masked block and one ``topk``. ``score_rows`` returns a fresh tensor (as every
+    ``score_all`` does)."""
     for heldout, masked in sets:
         if _overlap(heldout, masked, n_items):
             raise ValueError("an item is both held out and masked for a user")
+    groups = []                                        # [(masked, [indices of the sets masking it])]
+    for i, (_, masked) in enumerate(sets):
+        group = next((members for shared, members in groups if _same_pairs(shared, masked)), None)
+        if group is None:
+            groups.append((masked, [i]))
+        else:
+            group.append(i)
     pointers = [heldout[0] for heldout, _ in sets]
     device = pointers[0].device
     has = torch.zeros(len(pointers[0]) - 1, dtype=torch.bool, device=device)
@@ -100,17 +115,21 @@ def heldout_ranks_of_sets(score_rows, n_items, sets, k, chunk=256):
         if not torch.isfinite(base.sum()):             # rare (a diverging model): count, then treat nan as the worst
             nonfinite += int((~torch.isfinite(base)).sum())
             base = torch.nan_to_num(base, nan=-torch.inf, posinf=torch.inf, neginf=-torch.inf)
-        for i, ((pointer, cols), masked) in enumerate(sets):
-            owner, items = gather_rows(pointer, cols, users)                # in CSR order
-            if len(owner) == 0:
+        for g, (masked, members) in enumerate(groups):
+            pairs = {i: gather_rows(*sets[i][0], users) for i in members}   # owner, items in CSR order
+            pairs = {i: pair for i, pair in pairs.items() if len(pair[0])}
+            if not pairs:
                 continue
-            scores = base if i == len(sets) - 1 else base.clone()
+            scores = base if g == len(groups) - 1 else base.clone()
             owner_m, items_m = gather_rows(*masked, users)
             scores[owner_m, items_m] = -torch.inf
-            target = _dense_rows(pointer, cols, users, n_items)
-            first, last = int(pointer[users[0]]), int(pointer[users[-1] + 1])
-            out[i][first:last] = _ranks_in_chunk(scores, target,
-                                                 lambda rows: _dense_rows(*masked, users[rows], n_items), owner, items, k)
+            top = torch.topk(scores, min(k, n_items), dim=1)
+            for i, (owner, items) in pairs.items():
+                pointer, cols = sets[i][0]
+                target = _dense_rows(pointer, cols, users, n_items)
+                first, last = int(pointer[users[0]]), int(pointer[users[-1] + 1])
+                out[i][first:last] = _ranks_in_chunk(scores, top, target,
+                                                     lambda rows: _dense_rows(*masked, users[rows], n_items), owner, items)
     return out, nonfinite
 
 
