@@ -61,7 +61,7 @@ def _ranks_in_chunk(scores, top, target, hidden_rows, owner, items):
 
 
 def _same_pairs(first, second):
-    """Whether two CSR pair sets (pointer, cols) are the same tensors' values (then they mask alike)."""
+    """Whether two CSR pair sets (pointer, cols) hold equal tensors: the same pairs, so they mask alike."""
     return first is second or all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(first, second))
 
 
