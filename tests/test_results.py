@@ -165,17 +165,13 @@ def test_the_committed_table2_and_its_copies_are_the_committed_logs():
             assert "\n" + made in f.read(), path
 
 
-def test_the_committed_three_split_tables_are_the_committed_logs(tmp_path):
+def test_the_committed_three_split_tables_are_the_committed_logs(tmp_path, monkeypatch):
     """logs/citeULike/results_seeds.{md,csv} and results_train_seeds.md are what their commands make from the
     committed logs (regenerate: docs/results.md, "Over three split seeds" and "split seeds x training seeds")."""
     from Utils.reporting.multiseed import main as multiseed_main
-    cwd = os.getcwd()
-    os.chdir(ROOT)                                  # the commands' defaults are relative to the repository
-    try:
-        main(["--out", str(tmp_path / "results_seeds")])
-        multiseed_main(["--out", str(tmp_path / "results_train_seeds.md")])
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(ROOT)                         # the commands' defaults are relative to the repository
+    main(["--out", str(tmp_path / "results_seeds")])
+    multiseed_main(["--out", str(tmp_path / "results_train_seeds.md")])
     for name in ("results_seeds.md", "results_seeds.csv", "results_train_seeds.md"):
         with open(os.path.join(ROOT, "logs", "citeULike", name)) as committed:
             assert (tmp_path / name).read_text() == committed.read(), name
