@@ -10,7 +10,7 @@
 # (default 300). RUNNER (default: here) is the folder the runs run in, a worktree at the reference runs'
 # commit. STATE (default RUNNER/runs/cpu_queue) holds each run's output, out.DATASET.NAME.txt, and its
 # markers: running.DATASET.NAME while it runs, failed.DATASET.NAME when it ended without a log (remove
-# it to try again; until then the runs after it are not started).
+# it to try again; until then the runs that name it in after= are not started, the others go on).
 # Each run gets `--log_path logs/` and, unless its line says otherwise, `--num_threads 1`.
 # JOBS is read again after every run, so lines can be added or reordered while it works. The same
 # command continues after an interruption: an unfinished run continues from its resume file (remove
