@@ -132,7 +132,6 @@ def test_two_sets_at_once_equal_each_alone():
         assert ranks.tolist() == alone.tolist()
 
 
-
 def test_sets_with_one_mask_share_one_topk_and_equal_each_alone(monkeypatch):
     """kds masks only the training pairs for valid and test alike: one masked block and one topk per chunk
     serve both sets (the masks are equal, not the same tensors, as the evaluator builds them), with the ranks
