@@ -57,10 +57,9 @@ class ExpertBank(nn.Module):
 
     def mixture_dense(self, s, w):
         """All pairs. s [n, d_s], w [n, M] -> t_hat [n, d_t]: H = relu(s W1_all + b1) [n, M*h],
-        t_hat = (w (x) H) W2_stacked + w b2, its elementwise work in cache-sized row chunks for narrow
-        experts, the two products whole for wide ones (Utils/tensors/expert_mixture.py, chunk_for; the
-        same numbers either way)."""
-        return dense_mixture(s, w, self.W1, self.b1, self.W2, self.b2, chunk_for(self.d_t))
+        t_hat = (w (x) H) W2_stacked + w b2: the products whole, the elementwise work in cache-sized
+        row chunks on the CPU (Utils/tensors/expert_mixture.py; the same numbers as autograd's form)."""
+        return dense_mixture(s, w, self.W1, self.b1, self.W2, self.b2, chunk_for(s.device))
 
     def mixture_sparse(self, s, w, active):
         """Only the pairs in ``active`` ([n, M] bool), grouped by expert (Utils/tensors/expert_pairs.py:

@@ -13,11 +13,11 @@ batches: about 992 unique users, 955 positives, 1004 negatives, 652 batches per 
 - every matrix product of the step at its own shape, timed alone (GFLOP/s), and their sum;
 - the floor: the step's FLOPs at the rate of a large square product on this machine;
 - the step as the two products over all experts under autograd compute it (``dense_mixture`` with
-  ``chunk=None``: DE's code before 2026-12-02, and DE's form for wide experts since 2026-12-06) and as
-  ``Utils.tensors.expert_mixture.dense_mixture`` does for several chunk sizes, each with its ratio to the
-  floor; "(DE's)" marks the form ``ExpertBank.mixture_dense`` picks at these shapes (``chunk_for``). The variants alternate within each repeat, so load from other processes hits all alike;
-  the median of the repeats is shown; with ``--steps``, DE's form's time per epoch of that many
-  steps (the DE term alone: the student's own loss and its optimiser step come on top).
+  ``chunk=None``: DE's code before 2026-12-02) and as ``Utils.tensors.expert_mixture.dense_mixture``
+  does for several chunk sizes, each with its ratio to the floor; "(DE's)" marks the chunk
+  ``ExpertBank.mixture_dense`` uses. The variants alternate within each repeat, so load from other
+  processes hits all alike; the median of the repeats is shown; with ``--steps``, DE's form's time per
+  epoch of that many steps (the DE term alone: the student's own loss and its optimiser step come on top).
 """
 import argparse
 import os
@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from Models.DE import ExpertBank  # noqa: E402
-from Utils.tensors.expert_mixture import chunk_for, dense_mixture  # noqa: E402
+from Utils.tensors.expert_mixture import DEFAULT_CHUNK, dense_mixture  # noqa: E402
 
 ROWS = (705, 973, 1007)       # unique users, positives, negatives of one CiteULike batch (seed 0)
 D_S, D_T, M = 20, 200, 30     # the paper's BPR-MF student and teacher, 30 experts
@@ -73,7 +73,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--chunks", type=int, nargs="+", default=[64, 128, 256, 512])
+    p.add_argument("--chunks", type=int, nargs="+", default=[8, DEFAULT_CHUNK, 128, 512])
     p.add_argument("--rows", type=int, nargs=3, default=ROWS, metavar=("USERS", "POSITIVES", "NEGATIVES"),
                    help="unique rows of the three calls of one step")
     p.add_argument("--dims", type=int, nargs=2, default=(D_S, D_T), metavar=("D_S", "D_T"),
@@ -110,11 +110,10 @@ def main():
     print(f"\nthe step's products: {flops / 1e9:.1f} GFLOP; each timed alone, summed: {products_s * 1e3:.0f} ms; "
           f"floor at the large-product rate: {floor * 1e3:.0f} ms\n")
 
-    chosen = chunk_for(d_t)                          # what ExpertBank.mixture_dense runs at these shapes
-    variants = {"two products under autograd (chunk None)" + (" (DE's)" if chosen is None else ""): (
+    variants = {"two products under autograd (chunk None)": (
         lambda bank, s, w: dense_mixture(s, w, bank.W1, bank.b1, bank.W2, bank.b2, chunk=None))}
     for c in a.chunks:
-        variants[f"dense_mixture, chunk {c}" + (" (DE's)" if c == chosen else "")] = (
+        variants[f"dense_mixture, chunk {c}" + (" (DE's)" if c == DEFAULT_CHUNK else "")] = (
             lambda bank, s, w, c=c: dense_mixture(s, w, bank.W1, bank.b1, bank.W2, bank.b2, chunk=c))
     times = {k: [] for k in variants}
     for _ in range(a.repeats):

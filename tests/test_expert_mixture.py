@@ -1,5 +1,5 @@
-"""The chunked dense mixture of experts (Utils/tensors/expert_mixture.py): values and gradients
-against an entity-by-entity loop, and the same bits as the two products under autograd."""
+"""The dense mixture of experts (Utils/tensors/expert_mixture.py): values and gradients against an
+entity-by-entity loop, and the same bits as the two products under autograd."""
 import pytest
 import torch
 
@@ -25,7 +25,7 @@ def loop_mixture(s, w, W1, b1, W2, b2):
 
 
 def two_products(s, w, W1, b1, W2, b2):
-    """The formulation the chunked one replaces: all experts as two products, autograd for the rest."""
+    """All experts as two products, autograd for the rest: the form the chunked one must equal."""
     M, d_s, h = W1.shape
     hidden = torch.relu(s @ W1.permute(1, 0, 2).reshape(d_s, M * h) + b1.reshape(-1))
     weighted = (hidden.view(len(s), M, h) * w.unsqueeze(2)).reshape(len(s), M * h)
@@ -70,17 +70,19 @@ def test_gradcheck():
 
 
 @pytest.mark.parametrize("n, d_s, d_t", [(1, 20, 200), (3, 20, 200), (129, 20, 200), (705, 20, 200),
-                                          (1007, 20, 200), (705, 50, 500)])
-def test_same_bits_as_two_products_at_the_paper_shapes(n, d_s, d_t, one_thread):
-    """The BPR-MF shapes, and NeuMF's (representations 2 x 25 and 2 x 250), chunked as DE runs them."""
+                                          (1007, 20, 200), (705, 50, 500), (1004, 50, 500)])
+@pytest.mark.parametrize("chunk", [DEFAULT_CHUNK, 7, 128, chunk_for("cuda")])
+def test_same_bits_as_two_products_at_the_paper_shapes(n, d_s, d_t, chunk, one_thread):
+    """The BPR-MF shapes, and NeuMF's (representations 2 x 25 and 2 x 250) at CiteULike's and
+    Foursquare's batch sizes; DE's chunk on the CPU, others, and all rows at once (its form elsewhere)."""
     bank, s, logits, t = inputs(n, 30, d_s, d_t, torch.float32, seed=n)
     expected = values_and_gradients(two_products, bank, s, logits, t)
-    got = values_and_gradients(dense_mixture, bank, s, logits, t)
+    got = values_and_gradients(lambda *a: dense_mixture(*a, chunk=chunk), bank, s, logits, t)
     assert all(torch.equal(a, b) for a, b in zip(expected, got))
 
 
-def test_wide_experts_go_unchunked():
-    assert chunk_for(200) == DEFAULT_CHUNK and chunk_for(500) is None
+def test_chunks_fit_the_cache_on_the_cpu_only():
+    assert chunk_for("cpu") == DEFAULT_CHUNK and _row_chunks(1004, chunk_for("cuda")) == [(0, 1004)]
 
 
 def test_row_chunks_cover_the_rows_without_a_small_remainder():
