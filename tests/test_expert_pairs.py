@@ -62,6 +62,28 @@ def test_layouts_agree_at_the_paper_shapes(n, one_thread):   # noqa: F811
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item()), (a - b).abs().max()
 
 
+@pytest.fixture
+def nan_for_uninitialised():
+    """torch's deterministic mode fills every new uninitialised tensor with NaN, so a gradient entry
+    that no product or fill wrote shows as NaN; the caller's setting restored after."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(before)
+
+
+def test_experts_without_rows_get_zero_gradients(nan_for_uninitialised):
+    """The weight gradients are allocated uninitialised: the idle experts' parts must be set to zero."""
+    assert torch.utils.deterministic.fill_uninitialized_memory
+    bank, s, logits, t = inputs(12, 6, 3, 5, torch.double, seed=3)
+    active = torch.zeros(12, 6, dtype=torch.bool)
+    active[:, 1] = active[::2, 4] = True                     # experts 0, 2, 3 and 5 get no rows
+    _, _, _, grad_W1, grad_b1, grad_W2, _ = values_and_gradients(over(active, "groups"), bank, s, logits, t)
+    for grad in (grad_W1, grad_b1, grad_W2):
+        assert torch.equal(grad[[0, 2, 3, 5]], torch.zeros_like(grad[[0, 2, 3, 5]]))
+        assert grad[[1, 4]].abs().sum() > 0 and torch.isfinite(grad).all()
+
+
 def test_groups_skip_the_experts_without_rows():
     assert _groups([2, 0, 3, 0]) == [(0, 0, 2), (2, 2, 3)]
     assert _groups([0, 0]) == []

@@ -23,6 +23,16 @@ import torch.nn.functional as F
 TILE = 64                         # rows per tile of the "tiles" layout
 
 
+def _per_expert_grad(like, shape, groups):
+    """A gradient [M, ...] (``shape``) left uninitialised but for zeros at the experts without rows:
+    the others are written whole by their products, so the whole tensor is not filled each call."""
+    grad = like.new_empty(shape)
+    idle = sorted(set(range(shape[0])) - {m for m, _, _ in groups})
+    if idle:
+        grad[idle] = 0
+    return grad
+
+
 def _groups(counts):
     """[(expert, first row, rows)] for the experts with at least one row; counts: a list of M ints."""
     groups, start = [], 0
@@ -58,7 +68,7 @@ class _ExpertGroups(torch.autograd.Function):
         groups = ctx.groups
         need_x, need_weight, need_W1, need_b1, need_W2 = ctx.needs_input_grad[:5]
         grad_weighted = x.new_empty(hidden.shape)
-        grad_W2 = torch.zeros_like(W2) if need_W2 else None
+        grad_W2 = _per_expert_grad(W2, W2.shape, groups) if need_W2 else None
         for m, r, c in groups:
             torch.mm(grad_out[r:r + c], W2[m].T, out=grad_weighted[r:r + c])
             if need_W2:
@@ -66,8 +76,8 @@ class _ExpertGroups(torch.autograd.Function):
         grad_weight = (grad_weighted * hidden).sum(1) if need_weight else None
         grad_pre = grad_weighted.mul_(weight.unsqueeze(1)).mul_(hidden > 0)   # relu's gradient: hidden > 0
         grad_x = x.new_empty(x.shape) if need_x else None
-        grad_W1 = torch.zeros_like(W1) if need_W1 else None
-        grad_b1 = W1.new_zeros(W1.shape[0], W1.shape[2]) if need_b1 else None
+        grad_W1 = _per_expert_grad(W1, W1.shape, groups) if need_W1 else None
+        grad_b1 = _per_expert_grad(W1, (W1.shape[0], W1.shape[2]), groups) if need_b1 else None
         for m, r, c in groups:
             if need_x:
                 torch.mm(grad_pre[r:r + c], W1[m].T, out=grad_x[r:r + c])
