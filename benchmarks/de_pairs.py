@@ -3,6 +3,7 @@
     python benchmarks/de_pairs.py [--threads 1] [--repeats 7]
     python benchmarks/de_pairs.py --rows 992 955 1004 --steps 652     # Foursquare's batches
     python benchmarks/de_pairs.py --dims 50 500                       # NeuMF (representations 2 x dim)
+    python benchmarks/de_pairs.py --share 0.5 0.7 --layouts groups dense   # the selection in transition
 
 Once the temperature is low, each entity's weight sits on one expert (the reference runs log
 ``pairs_computed`` of 0.034 of the 30 experts from about epoch 150: 1.02 experts an entity), and DE
@@ -15,7 +16,10 @@ with ``--steps`` the DE term's seconds per epoch of that many steps.
 
 The selection is drawn to look like a trained one: each entity's top expert from a skewed popularity
 over the experts (expert m with weight 1 / (m + 1)), plus a second active expert for ``--second`` of
-the entities.
+the entities. With ``--share F ...`` each entity has instead its round(F M) largest weights active, as in
+the epochs where the temperature is falling, and the "dense" layout (every pair computed:
+``ExpertBank.mixture_dense``, what DE runs while at least half the pairs are active) can be timed beside
+the others, to see where the pair mixture starts to pay.
 """
 import argparse
 import os
@@ -45,12 +49,33 @@ def selection(n, second, generator):
     return w, w >= 2.0 ** -30 * w.max(1, keepdim=True).values
 
 
+def selection_share(n, share, generator):
+    """w [n, M] from random logits, active [n, M]: each entity's round(share M) largest weights."""
+    w = torch.softmax(torch.randn(n, M, generator=generator), 1)
+    top = w.topk(max(1, round(share * M)), 1).indices
+    return w, torch.zeros(n, M, dtype=torch.bool).scatter_(1, top, True)
+
+
 def step(bank, batch, layout):
-    """Forward and backward of the three mixtures of one step."""
+    """Forward and backward of the three mixtures of one step; layout "dense" computes every pair."""
     loss = 0
     for s, w, active, t in batch:
-        loss = loss + ((t - pair_mixture(s, w, active, bank.W1, bank.b1, bank.W2, bank.b2, layout)) ** 2).sum()
+        if layout == "dense":
+            t_hat = bank.mixture_dense(s, w)
+        else:
+            t_hat = pair_mixture(s, w, active, bank.W1, bank.b1, bank.W2, bank.b2, layout)
+        loss = loss + ((t - t_hat) ** 2).sum()
     loss.backward()
+
+
+def batch_of(rows, d_s, d_t, draw, generator):
+    """The three mixtures' inputs (s, w, active, t), one selection drawn by ``draw(n)`` for each."""
+    batch = []
+    for n in rows:
+        w, active = draw(n)
+        batch.append((torch.randn(n, d_s, generator=generator).requires_grad_(), w.requires_grad_(), active,
+                      torch.randn(n, d_t, generator=generator)))
+    return batch
 
 
 def main(argv=None):
@@ -61,33 +86,35 @@ def main(argv=None):
     p.add_argument("--dims", type=int, nargs=2, default=(D_S, D_T), metavar=("D_S", "D_T"))
     p.add_argument("--second", type=float, default=0.02, help="share of entities with two active experts")
     p.add_argument("--steps", type=int, default=0, help="steps per epoch, to print the epoch's DE time")
+    p.add_argument("--share", type=float, nargs="+", default=None,
+                   help="instead of the late selection: each entity's round(F x 30) largest weights active, per F")
+    p.add_argument("--layouts", nargs="+", choices=("groups", "tiles", "dense"), default=("groups", "tiles"))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     g = torch.Generator().manual_seed(0)
     d_s, d_t = a.dims
     bank = ExpertBank(M, d_s, d_t)
-    batch = []
-    for n in a.rows:
-        w, active = selection(n, a.second, g)
-        batch.append((torch.randn(n, d_s, generator=g).requires_grad_(), w.requires_grad_(), active,
-                      torch.randn(n, d_t, generator=g)))
-    pairs = sum(int(active.sum()) for _, _, active, _ in batch)
-    layouts = ("groups", "tiles")
-    times = {layout: [] for layout in layouts}
-    for layout in layouts:
-        step(bank, batch, layout)                       # warm-up
-    for _ in range(a.repeats):
-        for layout in layouts:
-            start = time.perf_counter()
-            step(bank, batch, layout)
-            times[layout].append(time.perf_counter() - start)
-    print(f"rows {a.rows}, dims [{d_s} -> {hidden_size(d_s, d_t)} -> {d_t}] x {M}, {pairs} active pairs "
-          f"({pairs / sum(a.rows):.3f} an entity), {a.threads} thread(s), median of {a.repeats}\n")
-    print("| layout | ms a step |" + (" DE s an epoch |" if a.steps else ""))
-    print("|---|---|" + ("---|" if a.steps else ""))
-    for layout in layouts:
-        ms = 1000 * statistics.median(times[layout])
-        print(f"| {layout} | {ms:.1f} |" + (f" {ms * a.steps / 1000:.1f} |" if a.steps else ""))
+    draws = ([(f"share {f}", lambda n, f=f: selection_share(n, f, g)) for f in a.share] if a.share
+             else [("late", lambda n: selection(n, a.second, g))])
+    print(f"rows {a.rows}, dims [{d_s} -> {hidden_size(d_s, d_t)} -> {d_t}] x {M}, {a.threads} thread(s), "
+          f"median of {a.repeats}\n")
+    print("| selection | active pairs an entity | layout | ms a step |" + (" DE s an epoch |" if a.steps else ""))
+    print("|---|---|---|---|" + ("---|" if a.steps else ""))
+    for label, draw in draws:
+        batch = batch_of(a.rows, d_s, d_t, draw, g)
+        pairs = sum(int(active.sum()) for _, _, active, _ in batch)
+        times = {layout: [] for layout in a.layouts}
+        for layout in a.layouts:
+            step(bank, batch, layout)                   # warm-up
+        for _ in range(a.repeats):
+            for layout in a.layouts:
+                start = time.perf_counter()
+                step(bank, batch, layout)
+                times[layout].append(time.perf_counter() - start)
+        for layout in a.layouts:
+            ms = 1000 * statistics.median(times[layout])
+            print(f"| {label} | {pairs / sum(a.rows):.3f} | {layout} | {ms:.1f} |"
+                  + (f" {ms * a.steps / 1000:.1f} |" if a.steps else ""), flush=True)
 
 
 if __name__ == "__main__":
