@@ -115,6 +115,23 @@ def test_table2_cells_average_the_runs_found_and_say_what_is_missing(tmp_path):
     assert rows["DE"][4] == "not run yet" and rows["CD (student-guided)"][5] == "0.5006 / 0.3608"
 
 
+def test_table2_marks_the_cells_taught_by_another_teacher_than_their_column(tmp_path):
+    from Utils.reporting.table2 import table2, taught_by_another
+    folder = tmp_path / "citeULike"
+    folder.mkdir()
+    for name in ("RD", "CD", "URRD"):
+        write_log(folder, name, 0.40, identity={"teacher": "committed"})
+    write_log(folder, "DE", 0.40, identity={"teacher": "retrained"})
+    write_log(folder, "DE_LOO1", 0.40, LOO_seed=1, identity={"teacher": "split1"})   # alone on its split
+    write_log(folder, "DERRD", 0.40)                                                # no fingerprint recorded
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in table2(str(tmp_path), [0, 1]).splitlines()[2:]}
+    assert rows["DE"][0] == "0.4000 / 0.5000 (2)\u2020"
+    assert [rows[r][0] for r in ("RD", "RRD", "DE-RRD")] == ["0.4000 / 0.5000 (1)"] * 3
+    assert taught_by_another({"RD": "a", "DE": "b"}) == {"RD", "DE"}        # no teacher the column shares
+    assert taught_by_another({"RD": "a", "CD": "a", "DE": "b", "RRD": "b", "X": "c"}) == {"RD", "CD", "DE", "RRD", "X"}
+    assert taught_by_another({}) == set() and taught_by_another({"RD": "a"}) == set()
+
+
 def test_table2_command_prints_and_writes_only_when_asked(tmp_path, capsys):
     from Utils.reporting.table2 import main as table2_main
     (tmp_path / "citeULike").mkdir()

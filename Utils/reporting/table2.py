@@ -5,11 +5,15 @@
                                                              # the committed table and its two copies
 
 Each of our cells is the mean test H@5 / N@5 over the finished runs of the intended configuration
-on the given split seeds, with how many runs it averages; a cell with no run says so. The paper's
-Foursquare columns come from its own (non-public) file.
+on the given split seeds, with how many runs it averages; a cell with no run says so. A cell marked
+with a dagger averages a run that learned from another teacher checkpoint than the other methods of its
+column on that split did (the teacher's fingerprint each distillation log records, ``identity``): a
+teacher retrained on another machine, say, whose cell the prose beside the table must explain. The
+paper's Foursquare columns come from its own (non-public) file.
 """
 import argparse
 import os
+from collections import Counter
 
 import numpy as np
 
@@ -17,17 +21,38 @@ from Utils.atomic import write_text_atomic
 from Utils.errors import InputError, run_cli
 from Utils.paper import PAPER_TABLE2_ALL
 from Utils.registry import TABLE2_COLUMNS, TABLE2_LABELS, TABLE2_ROWS, table2_run
-from Utils.reporting.results import collect
+from Utils.reporting.logs import read_jsonl_log
+from Utils.reporting.results import collect, log_name
 
 LABELS = {"citeULike": "CiteULike", "foursquare": "Foursquare", "bpr": "BPR", "neumf": "NeuMF"}
 
 
-def our_cell(found):
-    """{seed: test metrics} -> 'H@5 / N@5 (n)', or 'not run yet'."""
+OTHER_TEACHER = "\u2020"      # a dagger: the cell averages a run taught by another teacher checkpoint
+
+
+def our_cell(found, other_teacher=False):
+    """{seed: test metrics} -> 'H@5 / N@5 (n)' (a dagger after it with ``other_teacher``), or 'not run yet'."""
     if not found:
         return "not run yet"
     h5, n5 = (np.mean([m[k] for m in found.values()]) for k in ("H@5", "N@5"))
-    return f"{h5:.4f} / {n5:.4f} ({len(found)})"
+    return f"{h5:.4f} / {n5:.4f} ({len(found)})" + (OTHER_TEACHER if other_teacher else "")
+
+
+def teacher_fingerprint(log_dir, name, seed):
+    """The fingerprint of the teacher the run learned from, as its log records it, or None (no teacher,
+    or a log from before fingerprints were recorded)."""
+    final = read_jsonl_log(os.path.join(log_dir, log_name(name, seed) + ".jsonl")).final or {}
+    return final.get("config", {}).get("identity", {}).get("teacher")
+
+
+def taught_by_another(fingerprints):
+    """{row: teacher fingerprint} of one column and split -> the rows that learned from another teacher
+    than the one most of them share; every row when no fingerprint is the most common alone."""
+    counts = Counter(fingerprints.values()).most_common()
+    if not counts:
+        return set()
+    column_teacher = counts[0][0] if len(counts) == 1 or counts[0][1] > counts[1][1] else None
+    return {row for row, fingerprint in fingerprints.items() if fingerprint != column_teacher}
 
 
 def paper_cell(values):
@@ -37,12 +62,22 @@ def paper_cell(values):
 def table2(log_root, seeds):
     head = "| method | " + " | ".join(f"{LABELS[d]} {LABELS[m]}: ours | paper" for d, m in TABLE2_COLUMNS) + " |"
     lines = [head, "|---|" + "---|---|" * len(TABLE2_COLUMNS)]
+    found, marked = {}, set()                       # {(row, column): {seed: test metrics}}, (row, column)s
+    for column in TABLE2_COLUMNS:
+        log_dir = os.path.join(log_root, column[0])
+        for row in TABLE2_ROWS:
+            name = table2_run(row, column[1])
+            found[row, column] = collect(log_dir, [name], seeds).get(name, {})
+        for seed in seeds:
+            fingerprints = {row: teacher_fingerprint(log_dir, table2_run(row, column[1]), seed)
+                            for row in TABLE2_ROWS if seed in found[row, column]}
+            fingerprints = {row: f for row, f in fingerprints.items() if f is not None}
+            marked |= {(row, column) for row in taught_by_another(fingerprints)}
     for row in TABLE2_ROWS:
         cells = []
-        for dataset, model in TABLE2_COLUMNS:
-            name = table2_run(row, model)
-            found = collect(os.path.join(log_root, dataset), [name], seeds).get(name, {})
-            cells += [our_cell(found), paper_cell(PAPER_TABLE2_ALL[(dataset, model)][row])]
+        for column in TABLE2_COLUMNS:
+            cells += [our_cell(found[row, column], (row, column) in marked),
+                      paper_cell(PAPER_TABLE2_ALL[column][row])]
         lines.append(f"| {TABLE2_LABELS.get(row, row)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
