@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from Utils.reporting.multiseed import budget_selection, collect_runs, log_name, main, paired_gain, summary, tables
+from Utils.reporting.multiseed import (budget_selection, collect_runs, log_name, main, paired_gain, run_teachers,
+                                      summary, tables)
 
 KEYS9 = ["H@5", "N@5", "M@5", "H@10", "N@10", "M@10", "H@20", "N@20", "M@20"]
 
@@ -49,6 +50,23 @@ def test_means_within_splits_then_over_splits_and_gains_with_t_intervals(tmp_pat
     assert gain[0] == pytest.approx(np.mean(per_split))
     assert (low[0], high[0]) == (pytest.approx(np.mean(per_split) - half), pytest.approx(np.mean(per_split) + half))
     assert gain[1] == pytest.approx(0.0) and "| DE | 0, 1, 2 | +0.0433 [+0.0290, +0.0577] |" in tables(found, "student")
+
+
+def test_a_gain_over_runs_taught_by_another_teacher_says_on_which_splits(tmp_path):
+    for split in (0, 1, 2):
+        write_log(tmp_path, log_name("student", split, 0), 0.40, LOO_seed=split)
+        write_log(tmp_path, log_name("URRD", split, 0), 0.45, LOO_seed=split, identity={"teacher": f"t{split}"})
+        retrained = f"t{split}" + ("r" if split == 2 else "")
+        write_log(tmp_path, log_name("DE", split, 0), 0.47, LOO_seed=split, identity={"teacher": retrained})
+    found = collect_runs(str(tmp_path), ["student", "URRD", "DE"], [0, 1, 2], [0])
+    teachers = run_teachers(str(tmp_path), found)
+    assert teachers[("DE", 2)] == {"t2r"} and ("student", 0) not in teachers
+    over_urrd = tables(found, "URRD", teachers=teachers)
+    assert "| DE\u2020 | 0, 1, 2 | +0.0200 [+0.0200, +0.0200] |" in over_urrd
+    assert over_urrd.rstrip().endswith("\u2020 DE: on split 2 its runs learned from another teacher checkpoint than "
+                                       "the URRD's, so the gain there compares teachers too.")
+    over_student = tables(found, "student", teachers=teachers)                # the student has no teacher
+    assert "\u2020" not in over_student and "| DE | 0, 1, 2 | +0.0700" in over_student
 
 
 def test_one_split_uses_welchs_interval_over_the_runs(tmp_path):

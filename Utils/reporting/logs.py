@@ -18,6 +18,12 @@ class RunLog:
     final: dict = field(default_factory=dict)   # {'valid', 'test', 'best_epoch', 'checkpoint_epoch', ...}
     source: str = ""
 
+    @property
+    def teacher(self):
+        """The fingerprint of the teacher checkpoint the run learned from (``config.identity``), or None: no
+        teacher, or a log from before the fingerprint was recorded."""
+        return self.final.get("config", {}).get("identity", {}).get("teacher")
+
     def curve(self, split="valid", metric="H@5"):
         """(epochs, values) of one metric over the evaluated epochs."""
         points = [(r["epoch"], r[split][metric]) for r in self.epochs if split in r]

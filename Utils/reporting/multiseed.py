@@ -17,6 +17,8 @@ table's value is the mean of those split means (its ± is their sample standard 
 A method's gain over the baseline is, per split, the difference of the two split means, then averaged
 over the splits both have; its 95% confidence interval is Student's t over those per-split gains (two or
 more splits), or Welch's over the two methods' runs when there is one split with two or more runs each.
+A gain row is marked with a dagger where, on some split, the method's runs learned from another teacher
+checkpoint than the baseline's (the fingerprints the logs record); a line under the table names the splits.
 
 ``--budget B`` replaces each run's selection by the one it would have made had it stopped after B epochs:
 per cut-off N, the epoch below B with the best validation H@N (strictly better, the first of ties), as the
@@ -96,6 +98,19 @@ def collect_runs(log_dir, methods, splits, train_seeds, budget=None, protocol="l
     return found
 
 
+def run_teachers(log_dir, found):
+    """{(method, split): the set of teacher fingerprints its runs found recorded} (runs without one, such as
+    students or logs from before the fingerprint was recorded, add nothing)."""
+    teachers = {}
+    for method, by_split in found.items():
+        for split, runs in by_split.items():
+            for seed in runs:
+                teacher = read_jsonl_log(os.path.join(log_dir, log_name(method, split, seed) + ".jsonl")).teacher
+                if teacher is not None:
+                    teachers.setdefault((method, split), set()).add(teacher)
+    return teachers
+
+
 def split_means(by_split, keys=KEYS):
     """{split: (runs, [mean of each key over its training seeds])}."""
     return {s: (len(runs), np.array([[m[k] for k in keys] for m in runs.values()]).mean(0))
@@ -136,8 +151,12 @@ def paired_gain(method_runs, baseline_runs, keys=KEYS, confidence=CONFIDENCE):
     return splits, mean, mean - half, mean + half
 
 
-def tables(found, baseline, keys=KEYS, budget=None):
-    """Markdown: the summary table, then the paired gains over ``baseline`` (when it is among the runs)."""
+def tables(found, baseline, keys=KEYS, budget=None, teachers=None):
+    """Markdown: the summary table, then the paired gains over ``baseline`` (when it is among the runs).
+
+    ``teachers`` (``run_teachers``): a gain row whose method learned from another teacher checkpoint than
+    the baseline on some split is marked with a dagger and a line below the table names those splits."""
+    teachers = teachers or {}
     what = f" after {budget} epochs" if budget is not None else ""
     lines = [f"| method{what} | splits | runs | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 3)]
     for method, (splits, runs, mean, std) in summary(found, keys).items():
@@ -146,6 +165,7 @@ def tables(found, baseline, keys=KEYS, budget=None):
     if baseline in found:
         lines += ["", f"| gain over the {baseline}{what} (paired by split; {CONFIDENCE:.0%} interval) | splits | "
                   + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 2)]
+        notes = []
         for method in found:
             if method == baseline:
                 continue
@@ -155,7 +175,14 @@ def tables(found, baseline, keys=KEYS, budget=None):
             splits, mean, low, high = gain
             cells = [f"{m:+.4f}" + ("" if np.isnan(lo) else f" [{lo:+.4f}, {hi:+.4f}]")
                      for m, lo, hi in zip(mean, low, high)]
-            lines.append(f"| {method} | {', '.join(map(str, splits))} | " + " | ".join(cells) + " |")
+            other = [s for s in splits if teachers.get((method, s)) and teachers.get((baseline, s))
+                     and teachers[method, s] != teachers[baseline, s]]
+            if other:
+                notes.append(f"\u2020 {method}: on split {', '.join(map(str, other))} its runs learned from another "
+                             f"teacher checkpoint than the {baseline}'s, so the gain there compares teachers too.")
+            lines.append(f"| {method}{chr(0x2020) if other else ''} | {', '.join(map(str, splits))} | "
+                         + " | ".join(cells) + " |")
+        lines += [""] + notes if notes else []
     return "\n".join(lines) + "\n"
 
 
@@ -181,7 +208,7 @@ def main(argv=None):
     if not found:
         raise InputError(f"no finished logs for {a.methods} in {a.log_dir}")
     keys = protocol_keys(a.protocol)
-    text = tables(found, a.baseline, keys=keys, budget=a.budget)
+    text = tables(found, a.baseline, keys=keys, budget=a.budget, teachers=run_teachers(a.log_dir, found))
     if a.out:
         write_text_atomic(a.out, text)
     print(text)

@@ -38,13 +38,6 @@ def our_cell(found, other_teacher=False):
     return f"{h5:.4f} / {n5:.4f} ({len(found)})" + (OTHER_TEACHER if other_teacher else "")
 
 
-def teacher_fingerprint(log_dir, name, seed):
-    """The fingerprint of the teacher the run learned from, as its log records it, or None (no teacher,
-    or a log from before fingerprints were recorded)."""
-    final = read_jsonl_log(os.path.join(log_dir, log_name(name, seed) + ".jsonl")).final or {}
-    return final.get("config", {}).get("identity", {}).get("teacher")
-
-
 def taught_by_another(fingerprints):
     """{row: teacher fingerprint} of one column and split -> the rows that learned from another teacher
     than the one most of them share; every row when no fingerprint is the most common alone."""
@@ -69,9 +62,9 @@ def table2(log_root, seeds):
             name = table2_run(row, column[1])
             found[row, column] = collect(log_dir, [name], seeds).get(name, {})
         for seed in seeds:
-            fingerprints = {row: teacher_fingerprint(log_dir, table2_run(row, column[1]), seed)
-                            for row in TABLE2_ROWS if seed in found[row, column]}
-            fingerprints = {row: f for row, f in fingerprints.items() if f is not None}
+            logs = {row: read_jsonl_log(os.path.join(log_dir, log_name(table2_run(row, column[1]), seed) + ".jsonl"))
+                    for row in TABLE2_ROWS if seed in found[row, column]}
+            fingerprints = {row: log.teacher for row, log in logs.items() if log.teacher is not None}
             marked |= {(row, column) for row in taught_by_another(fingerprints)}
     for row in TABLE2_ROWS:
         cells = []
