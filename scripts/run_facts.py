@@ -3,6 +3,11 @@ and validation H@K / N@K at the smallest cutoff K (5, or 10 under kds), the piec
 and for DE-like runs the time of the epochs that computed every expert against the others.
 
     python scripts/run_facts.py logs/foursquare/DE_LOO2.jsonl [more logs]
+    python scripts/run_facts.py RUNNER/logs/foursquare/NeuMF_DE_teacher_reg0.jsonl.*.part     # a run in progress
+
+A log without a final record (a run in progress, or one stopped: its ``.jsonl.<pid>.part``) is reported as
+progress instead: the epochs logged, the best validation H@K so far and how many epochs ago (early stopping
+counts from it), and the last epochs' times and schedule.
 """
 import argparse
 import sys
@@ -25,11 +30,45 @@ def head_metrics(metrics):
     return f"H@{k}", f"N@{k}"
 
 
+def epoch_times(epochs):
+    """Lines on the all-expert epochs' times and the others' mean."""
+    lines = []
+    dense = [r for r in epochs if r.get("schedule", {}).get("pairs_computed", 0) >= DENSE]
+    light = [r for r in epochs if r not in dense]
+    if dense:
+        times = [epoch_seconds(r) for r in dense]
+        lines.append(f"  {len(dense)} all-expert epochs: {min(times):.0f}-{max(times):.0f} s (epoch "
+                     f"{dense[0]['epoch']}: {times[0]:.0f} s)")
+    if light:
+        lines.append(f"  {len(light)} {'other ' if dense else ''}epochs: mean "
+                     f"{sum(map(epoch_seconds, light)) / len(light):.1f} s")
+    return lines
+
+
+def progress(path, epochs, last=3):
+    """A run without a final record: epochs logged, the best validation so far (the first of ties), the
+    last ``last`` epochs' times and schedules."""
+    evaluated = [r for r in epochs if "valid" in r]
+    if not evaluated:
+        raise InputError(f"{path}: no evaluated epoch logged yet")
+    h, _ = head_metrics(evaluated[0]["valid"])
+    best = max(evaluated, key=lambda r: (r["valid"][h], -r["epoch"]))
+    first, latest = epochs[0]["epoch"], epochs[-1]["epoch"]
+    lines = [f"{path}: unfinished, epochs {first}-{latest} logged, best valid {h} {best['valid'][h]:.4f} "
+             f"at epoch {best['epoch']} (epochs since: {latest - best['epoch']})"]
+    for r in epochs[-last:][::-1]:
+        schedule = ", ".join(f"{k} {v:.3g}" for k, v in r.get("schedule", {}).items())
+        lines.append(f"  epoch {r['epoch']}: {epoch_seconds(r):.0f} s" + (f" ({schedule})" if schedule else ""))
+    return "\n".join(lines + epoch_times(epochs))
+
+
 def facts(path):
     run = read_jsonl_log(path)
     final = run.final
     if not final:
-        raise InputError(f"{path}: no final record (the run has not finished)")
+        if not run.epochs:
+            raise InputError(f"{path}: no epoch and no final record")
+        return progress(path, run.epochs)
     lines = [f"{path}: {final['epochs_run']} epochs ({final.get('stopped', '?')}), selected epoch per cutoff "
              f"{final['best_epoch']}, checkpoint epoch {final.get('checkpoint_epoch')}, "
              f"wall {final['total_s'] / 60:.1f} min"]
@@ -40,21 +79,12 @@ def facts(path):
         lines.append(f"  piece: commit {piece['commit']}, {piece['device']}, {piece.get('threads')} thread(s), "
                      f"torch {piece.get('torch')}, started {piece['started']}, epochs {piece['first_epoch']}-"
                      f"{piece['last_epoch']}")
-    dense = [r for r in run.epochs if r.get("schedule", {}).get("pairs_computed", 0) >= DENSE]
-    light = [r for r in run.epochs if r not in dense]
-    if dense:
-        times = [epoch_seconds(r) for r in dense]
-        lines.append(f"  {len(dense)} all-expert epochs: {min(times):.0f}-{max(times):.0f} s (epoch "
-                     f"{dense[0]['epoch']}: {times[0]:.0f} s)")
-    if light:
-        lines.append(f"  {len(light)} {'other ' if dense else ''}epochs: mean "
-                     f"{sum(map(epoch_seconds, light)) / len(light):.1f} s")
-    return "\n".join(lines)
+    return "\n".join(lines + epoch_times(run.epochs))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("logs", nargs="+", help="finished *.jsonl logs")
+    parser.add_argument("logs", nargs="+", help="*.jsonl logs (or the .part log of a run in progress)")
     args = parser.parse_args(argv)
     try:
         for path in args.logs:

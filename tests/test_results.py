@@ -124,7 +124,8 @@ def test_table2_marks_the_cells_taught_by_another_teacher_than_their_column(tmp_
     write_log(folder, "DE", 0.40, identity={"teacher": "retrained"})
     write_log(folder, "DE_LOO1", 0.40, LOO_seed=1, identity={"teacher": "split1"})   # alone on its split
     write_log(folder, "DERRD", 0.40)                                                # no fingerprint recorded
-    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in table2(str(tmp_path), [0, 1]).splitlines()[2:]}
+    text = table2(str(tmp_path), [0, 1])
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in text.splitlines()[2:]}
     assert rows["DE"][0] == "0.4000 / 0.5000 (2)\u2020"
     assert [rows[r][0] for r in ("RD", "RRD", "DE-RRD")] == ["0.4000 / 0.5000 (1)"] * 3
     assert taught_by_another({"RD": "a", "DE": "b"}) == {"RD", "DE"}        # no teacher the column shares

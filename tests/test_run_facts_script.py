@@ -67,9 +67,24 @@ def test_a_run_without_cutoff_5_reports_its_smallest(tmp_path):
     assert done.stdout.splitlines()[1:3] == ["  test: H@10 0.1250 / N@10 0.0625", "  valid: H@10 0.1250 / N@10 0.0625"]
 
 
-def test_an_unfinished_run_is_refused(tmp_path):
+def test_an_unfinished_run_reports_its_progress(tmp_path):
     log = tmp_path / "DE.jsonl.123.part"
     write_log(log, final=False)
     done = run(log)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"{log}: unfinished, epochs 0-3 logged, best valid H@5 0.4000 at epoch 2 (epochs since: 1)",
+        "  epoch 3: 8 s (pairs_computed 0.1)",
+        "  epoch 2: 10 s (pairs_computed 0.4)",
+        "  epoch 1: 62 s (pairs_computed 1)",
+        "  2 all-expert epochs: 62-102 s (epoch 0: 102 s)",
+        "  2 other epochs: mean 9.0 s",
+    ]
+
+
+def test_an_empty_log_is_refused(tmp_path):
+    log = tmp_path / "DE.jsonl.123.part"
+    log.write_text("")
+    done = run(log)
     assert done.returncode == 1
-    assert done.stderr.strip() == f"error: {log}: no final record (the run has not finished)"
+    assert done.stderr.strip() == f"error: {log}: no epoch and no final record"
