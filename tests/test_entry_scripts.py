@@ -19,6 +19,7 @@ import main_teacher
 import main_URRD
 from planted import planted_flags, write_planted
 from Utils.errors import InputError
+from Utils.reporting.logs import read_log
 from Utils.registry import RUNS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,6 +87,14 @@ def test_every_method_ranks_withheld_items_first(planted, case):
     result = module.main(common + (extra if module is main_teacher else with_teacher(root, extra)))
     assert share_ranked_first(result, within=FIRST_WITHIN.get(case, 1)) >= 0.95
     assert result.final["test"]["H@5"] >= 0.95
+
+
+def test_a_teachers_log_names_the_weights_its_students_record(planted):
+    root, common, teacher = planted
+    main_RD.main(common + with_teacher(root, [*main_RD.SMALL_DATA, "--run_name", "RD_of_planted_teacher"]))
+    student = read_log(os.path.join(root, "logs", "planted", "RD_of_planted_teacher.jsonl"))
+    assert len(teacher.final["fingerprint"]) == 16 and student.teacher == teacher.final["fingerprint"]
+    assert len(student.weights) == 16 and student.weights != student.teacher    # its own checkpoint's
 
 
 # UnKD's teacher-ordered pairs put every withheld item in the top 5 by epoch 5, where valid H@5/10/20 reach 1

@@ -15,13 +15,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYS9 = ["H@5", "N@5", "M@5", "H@10", "N@10", "M@10", "H@20", "N@20", "M@20"]
 
 
-def write_log(folder, name, h5, **config):
+def write_log(folder, name, h5, fingerprint=None, **config):
+    """A finished run's log; ``fingerprint``: of the checkpoint it saved (a teacher's), in its final record."""
     metrics = {k: 0.5 for k in KEYS9}
     metrics["H@5"] = h5
+    final = {"valid": metrics, "test": metrics, "checkpoint_epoch": 0, "config": config}
+    if fingerprint is not None:
+        final["fingerprint"] = fingerprint
     with open(folder / f"{name}.jsonl", "w") as f:
         f.write(json.dumps({"epoch": 0, "loss": 1.0, "valid": metrics, "test": metrics}) + "\n")
-        f.write(json.dumps({"final": {"valid": metrics, "test": metrics, "checkpoint_epoch": 0,
-                                      "config": config}}) + "\n")
+        f.write(json.dumps({"final": final}) + "\n")
 
 
 def test_mean_and_std_over_split_seeds(tmp_path):
@@ -131,6 +134,11 @@ def test_table2_marks_the_cells_taught_by_another_teacher_than_their_column(tmp_
     assert taught_by_another({"RD": "a", "DE": "b"}) == {"RD", "DE"}        # no teacher the column shares
     assert taught_by_another({"RD": "a", "CD": "a", "DE": "b", "RRD": "b", "X": "c"}) == {"RD", "CD", "DE", "RRD", "X"}
     assert taught_by_another({}) == set() and taught_by_another({"RD": "a"}) == set()
+    assert taught_by_another({"RD": "a", "CD": "a", "DE": "b"}, column_teacher="b") == {"RD", "CD"}
+    write_log(folder, "teacher", 0.50, fingerprint="retrained")        # the Teacher row's own checkpoint
+    text = table2(str(tmp_path), [0])
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in text.splitlines()[2:]}
+    assert rows["DE"][0] == "0.4000 / 0.5000 (1)" and rows["RD"][0] == "0.4000 / 0.5000 (1)\u2020"
 
 
 def test_table2_command_prints_and_writes_only_when_asked(tmp_path, capsys):

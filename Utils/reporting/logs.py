@@ -24,6 +24,12 @@ class RunLog:
         teacher, or a log from before the fingerprint was recorded."""
         return self.final.get("config", {}).get("identity", {}).get("teacher")
 
+    @property
+    def weights(self):
+        """The fingerprint of the checkpoint the run saved (what its students record as ``teacher``), or None:
+        no checkpoint saved, or a log from before the fingerprint was recorded."""
+        return self.final.get("fingerprint")
+
     def curve(self, split="valid", metric="H@5"):
         """(epochs, values) of one metric over the evaluated epochs."""
         points = [(r["epoch"], r[split][metric]) for r in self.epochs if split in r]

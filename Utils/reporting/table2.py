@@ -7,8 +7,9 @@
 Each of our cells is the mean test H@5 / N@5 over the finished runs of the intended configuration
 on the given split seeds, with how many runs it averages; a cell with no run says so. A cell marked
 with a dagger averages a run that learned from another teacher checkpoint than the other methods of its
-column on that split did (the teacher's fingerprint each distillation log records, ``identity``): a
-teacher retrained on another machine, say, whose cell the prose beside the table must explain. The
+column on that split did, or than the Teacher row's run saved (the fingerprints the logs record: a
+distillation run its teacher's, ``identity``; a teacher run its checkpoint's): a teacher retrained on
+another machine, say, whose cell the prose beside the table must explain. The
 paper's Foursquare columns come from its own (non-public) file.
 """
 import argparse
@@ -38,13 +39,13 @@ def our_cell(found, other_teacher=False):
     return f"{h5:.4f} / {n5:.4f} ({len(found)})" + (OTHER_TEACHER if other_teacher else "")
 
 
-def taught_by_another(fingerprints):
-    """{row: teacher fingerprint} of one column and split -> the rows that learned from another teacher
-    than the one most of them share; every row when no fingerprint is the most common alone."""
+def taught_by_another(fingerprints, column_teacher=None):
+    """{row: teacher fingerprint} of one column and split -> the rows that learned from another teacher than
+    ``column_teacher`` (the fingerprint the Teacher row's log records of its checkpoint) or, where that log
+    records none, than the one most of the rows share (every row when none is the most common alone)."""
     counts = Counter(fingerprints.values()).most_common()
-    if not counts:
-        return set()
-    column_teacher = counts[0][0] if len(counts) == 1 or counts[0][1] > counts[1][1] else None
+    if column_teacher is None and counts:
+        column_teacher = counts[0][0] if len(counts) == 1 or counts[0][1] > counts[1][1] else None
     return {row for row, fingerprint in fingerprints.items() if fingerprint != column_teacher}
 
 
@@ -65,7 +66,8 @@ def table2(log_root, seeds):
             logs = {row: read_jsonl_log(os.path.join(log_dir, log_name(table2_run(row, column[1]), seed) + ".jsonl"))
                     for row in TABLE2_ROWS if seed in found[row, column]}
             fingerprints = {row: log.teacher for row, log in logs.items() if log.teacher is not None}
-            marked |= {(row, column) for row in taught_by_another(fingerprints)}
+            column_teacher = logs["Teacher"].weights if "Teacher" in logs else None
+            marked |= {(row, column) for row in taught_by_another(fingerprints, column_teacher)}
     for row in TABLE2_ROWS:
         cells = []
         for column in TABLE2_COLUMNS:

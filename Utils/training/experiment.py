@@ -12,7 +12,7 @@ import torch
 from Models.zoo import build_model, on_device
 from Utils.atomic import atomic_path
 from Utils.data.candidates import load_or_sample_candidates
-from Utils.training.checkpoint import save_checkpoint
+from Utils.training.checkpoint import save_checkpoint, tensors_fingerprint
 from Utils.training.config import protocol_notes, resolve_device, validate
 from Utils.data.dataset import load_split
 from Utils.data.heldout_split import load_heldout_split, parse_ratios
@@ -153,6 +153,8 @@ def run(ctx, student, method, run_name, header=(), checkpoint_path=None, checkpo
         result = train(student, method, ctx.split, ctx.evaluator, args, logger, ctx.generator, on_improved,
                        resume, piece)
         result.final["config"] = config
+        if checkpoint_path:             # what a student of this checkpoint records as its teacher's identity
+            result.final["fingerprint"] = tensors_fingerprint(result.best_state)
         logger.final(result.final)
         if not notes:                   # the paper's protocol: its numbers beside ours
             for text in comparison_lines(paper_row(run_name), result.final["test"], args.dataset):
