@@ -89,6 +89,21 @@ def test_waits_for_another_queue_and_continues(tmp_path):
     assert [s.split()[0] for s in starts] == ["citeULike/flaky", "citeULike/student", "citeULike/flaky"]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="bash script")
+def test_a_marker_left_by_a_queue_that_is_gone_is_removed_and_its_run_continued(tmp_path):
+    """A lost session kills the queue and its run, leaving running.*: the same command given again takes the
+    run up (a marker whose queue is alive, as in the test above, is respected)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (state / "running.citeULike.long").write_text(f"{gone.pid}\n")
+    (state / "running.citeULike.other").write_text(f"{os.getpid()}\n")    # alive, but no queue: also gone
+    starts, out = run_queue(tmp_path, [line("long", "citeULike"), line("other", "citeULike")])
+    assert [s.split()[0] for s in starts] == ["citeULike/long", "citeULike/other"]
+    assert not list(state.glob("running.*"))
+
+
 @pytest.mark.parametrize("jobs", sorted(glob.glob(os.path.join(ROOT, "scripts", "jobs_cpu_*.txt"))))
 def test_every_jobs_line_is_named_as_its_script_names_the_run(jobs):
     """The queue counts a line done when logs/DATASET/NAME.jsonl exists: NAME must be the name the entry
