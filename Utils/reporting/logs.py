@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from Utils.errors import InputError
 
 
+OTHER_TEACHER = "\u2020"      # how the tables mark a result from another teacher checkpoint than its peers' (a dagger)
+
+
 @dataclass
 class RunLog:
     name: str

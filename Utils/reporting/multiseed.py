@@ -35,7 +35,7 @@ from Utils.atomic import write_text_atomic
 from Utils.errors import InputError, run_cli
 from Utils.paper import KEYS
 from Utils.registry import RUNS, TABLE_RUNS
-from Utils.reporting.logs import read_jsonl_log
+from Utils.reporting.logs import OTHER_TEACHER, read_jsonl_log
 from Utils.reporting.results import intended_configuration
 from Utils.training.evaluation import CUTOFFS
 from Utils.training.protocols import PROTOCOLS, parse_cutoffs
@@ -178,9 +178,9 @@ def tables(found, baseline, keys=KEYS, budget=None, teachers=None):
             other = [s for s in splits if teachers.get((method, s)) and teachers.get((baseline, s))
                      and teachers[method, s] != teachers[baseline, s]]
             if other:
-                notes.append(f"\u2020 {method}: on split {', '.join(map(str, other))} its runs learned from another "
+                notes.append(f"{OTHER_TEACHER} {method}: on split {', '.join(map(str, other))} its runs learned from another "
                              f"teacher checkpoint than the {baseline}'s, so the gain there compares teachers too.")
-            lines.append(f"| {method}{chr(0x2020) if other else ''} | {', '.join(map(str, splits))} | "
+            lines.append(f"| {method}{OTHER_TEACHER if other else ''} | {', '.join(map(str, splits))} | "
                          + " | ".join(cells) + " |")
         lines += [""] + notes if notes else []
     return "\n".join(lines) + "\n"

@@ -22,13 +22,10 @@ from Utils.atomic import write_text_atomic
 from Utils.errors import InputError, run_cli
 from Utils.paper import PAPER_TABLE2_ALL
 from Utils.registry import TABLE2_COLUMNS, TABLE2_LABELS, TABLE2_ROWS, table2_run
-from Utils.reporting.logs import read_jsonl_log
+from Utils.reporting.logs import OTHER_TEACHER, read_jsonl_log
 from Utils.reporting.results import collect, log_name
 
 LABELS = {"citeULike": "CiteULike", "foursquare": "Foursquare", "bpr": "BPR", "neumf": "NeuMF"}
-
-
-OTHER_TEACHER = "\u2020"      # a dagger: the cell averages a run taught by another teacher checkpoint
 
 
 def our_cell(found, other_teacher=False):
