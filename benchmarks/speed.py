@@ -51,15 +51,13 @@ def single(name, epochs, device, threads, split_seed=0, dataset="citeULike"):
     out = {"method": name, "epochs": epochs, "train_s": sum(train) / len(train), "eval_s": sum(evals) / len(evals),
            "setup_s": wall - sum(train) - sum(evals),
            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    out["rows"] = [(name, out["train_s"], out["eval_s"])]
     shares = [r.get("schedule", {}).get("pairs_computed") for r in records]
     if all(share is not None for share in shares):         # DE-like: all-expert epochs apart from the others
-        out["parts"] = {}
-        for label, keep in (("all-expert epochs", lambda share: share >= 0.999),
-                            ("selected-pair epochs", lambda share: share < 0.999)):
-            picked = [i for i, share in enumerate(shares) if keep(share)]
-            if picked:
-                out["parts"][label] = (len(picked), sum(train[i] for i in picked) / len(picked),
-                                       sum(evals[i] for i in picked) / len(picked))
+        kinds = {"all-expert epochs": [i for i, share in enumerate(shares) if share >= 0.999],
+                 "selected-pair epochs": [i for i, share in enumerate(shares) if share < 0.999]}
+        out["rows"] = [(f"{name}, {kind} ({len(picked)})", sum(train[i] for i in picked) / len(picked),
+                        sum(evals[i] for i in picked) / len(picked)) for kind, picked in kinds.items() if picked]
     if name == "student":   # one evaluation pass over all users, averaged
         split = load_split("data", dataset, split_seed)
         evaluator = Evaluator(split, load_or_sample_candidates(split, split_seed, 499, "Saved_models"),
@@ -102,9 +100,7 @@ def main():
     print(f"| method ({a.dataset}, {a.device}, {a.epochs} epochs) | train s/epoch | eval s/epoch | epoch total s | set-up s | peak MB |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        for label, (train, evals) in ({f"{label} ({n})": (t, e) for label, (n, t, e) in r["parts"].items()}
-                                      if "parts" in r else {"": (r["train_s"], r["eval_s"])}).items():
-            method = f"{r['method']}, {label}" if label else r["method"]
+        for method, train, evals in r["rows"]:
             print(f"| {method} | {train:.2f} | {evals:.3f} | {train + evals:.2f} | {r['setup_s']:.1f} | "
                   f"{r['peak_mb']:.0f} |")
     for r in rows:
