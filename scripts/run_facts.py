@@ -6,8 +6,10 @@ and for DE-like runs the time of the epochs that computed every expert against t
     python scripts/run_facts.py RUNNER/logs/foursquare/NeuMF_DE_teacher_reg0.jsonl.*.part     # a run in progress
 
 A log without a final record (a run in progress, or one stopped: its ``.jsonl.<pid>.part``) is reported as
-progress instead: the epochs logged, the best validation H@K so far and how many epochs ago (early stopping
-counts from it), and the last epochs' times and schedule.
+progress instead: the epochs logged, the best validation H@K so far and how many epochs ago, the last epoch
+the run logged as improved and how many evaluations since (early stopping's patience counts from it: under
+leave-one-out an improvement of any H@N resets it, so it can be later than the best H@K), and the last
+epochs' times and schedule.
 """
 import argparse
 import sys
@@ -56,6 +58,11 @@ def progress(path, epochs, last=3):
     first, latest = epochs[0]["epoch"], epochs[-1]["epoch"]
     lines = [f"{path}: unfinished, epochs {first}-{latest} logged, best valid {h} {best['valid'][h]:.4f} "
              f"at epoch {best['epoch']} (epochs since: {latest - best['epoch']})"]
+    improved = [r for r in evaluated if r.get("improved")]
+    if improved:
+        since = sum(r["epoch"] > improved[-1]["epoch"] for r in evaluated)
+        lines.append(f"  last logged improvement (early stopping's patience counts from it): epoch "
+                     f"{improved[-1]['epoch']}, {since} evaluation(s) since")
     for r in epochs[-last:][::-1]:
         schedule = ", ".join(f"{k} {v:.3g}" for k, v in r.get("schedule", {}).items())
         lines.append(f"  epoch {r['epoch']}: {epoch_seconds(r):.0f} s" + (f" ({schedule})" if schedule else ""))

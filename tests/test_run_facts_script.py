@@ -15,13 +15,13 @@ def metrics(h5, n5):
 def write_log(path, final=True):
     records = [
         {"epoch": 0, "train_s": 100.0, "eval_s": 1.0, "sample_s": 0.5, "schedule": {"pairs_computed": 1.0},
-         "valid": metrics(0.2, 0.1), "test": metrics(0.2, 0.1)},
+         "valid": metrics(0.2, 0.1), "test": metrics(0.2, 0.1), "improved": True},
         {"epoch": 1, "train_s": 60.0, "eval_s": 1.0, "sample_s": 0.5, "schedule": {"pairs_computed": 1.0},
-         "valid": metrics(0.3, 0.2), "test": metrics(0.3, 0.2)},
+         "valid": metrics(0.3, 0.2), "test": metrics(0.3, 0.2), "improved": True},
         {"epoch": 2, "train_s": 9.0, "eval_s": 0.5, "sample_s": 0.5, "schedule": {"pairs_computed": 0.4},
-         "valid": metrics(0.4, 0.3), "test": metrics(0.4, 0.3)},
+         "valid": metrics(0.4, 0.3), "test": metrics(0.4, 0.3), "improved": True},
         {"epoch": 3, "train_s": 7.0, "eval_s": 0.5, "sample_s": 0.5, "schedule": {"pairs_computed": 0.1},
-         "valid": metrics(0.4, 0.3), "test": metrics(0.4, 0.3)},
+         "valid": metrics(0.4, 0.3), "test": metrics(0.4, 0.3), "improved": True},   # another H@N improved
     ]
     if final:
         piece = {"commit": "abc1234", "torch": "2.13.0+cpu", "device": "cpu", "threads": 1, "first_epoch": 0}
@@ -74,6 +74,7 @@ def test_an_unfinished_run_reports_its_progress(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"{log}: unfinished, epochs 0-3 logged, best valid H@5 0.4000 at epoch 2 (epochs since: 1)",
+        "  last logged improvement (early stopping's patience counts from it): epoch 3, 0 evaluation(s) since",
         "  epoch 3: 8 s (pairs_computed 0.1)",
         "  epoch 2: 10 s (pairs_computed 0.4)",
         "  epoch 1: 62 s (pairs_computed 1)",
