@@ -1,15 +1,17 @@
 """What a results row says of a finished run, read from its log's final record: the selected epochs, test
-and validation H@K / N@K at the smallest cutoff K (5, or 10 under kds), the pieces it ran in (commit, device, threads, start, epochs), its wall time,
-and for DE-like runs the time of the epochs that computed every expert against the others.
+and validation H@5 / N@5 (under the full-ranking protocols Recall and NDCG at every cutoff, as their tables),
+the pieces it ran in (commit, device, threads, start, epochs), its wall time, and for DE-like runs the time of
+the epochs that computed every expert against the others.
 
     python scripts/run_facts.py logs/foursquare/DE_LOO2.jsonl [more logs]
     python scripts/run_facts.py RUNNER/logs/foursquare/NeuMF_DE_teacher_reg0.jsonl.*.part     # a run in progress
 
 A log without a final record (a run in progress, or one stopped: its ``.jsonl.<pid>.part``) is reported as
-progress instead: the epochs logged, the best validation H@K so far and how many epochs ago, the last epoch
-the run logged as improved and how many evaluations since (early stopping's patience counts from it: under
-leave-one-out an improvement of any H@N resets it, so it can be later than the best H@K), and the last
-epochs' times and schedule.
+progress instead: the epochs logged; the best validation H@5 so far and how many epochs ago (under the
+full-ranking protocols, which select on one metric, the epoch selected so far: the last one logged as
+improved, with its validation metrics); the last epoch the run logged as improved and how many evaluations
+since (early stopping's patience counts from it: under leave-one-out an improvement of any H@N resets it, so
+it can be later than the best H@5); and the last epochs' times and schedule.
 """
 import argparse
 import sys
@@ -27,9 +29,16 @@ def epoch_seconds(record):
 
 
 def head_metrics(metrics):
-    """("H@K", "N@K") at the smallest cutoff K the run reports (5 under leave-one-out, 10 under kds)."""
-    k = min(int(name.split("@")[1]) for name in metrics if name.startswith("H@"))
-    return f"H@{k}", f"N@{k}"
+    """The metrics a results row gives: under leave-one-out ("H@K", "N@K") at the smallest cutoff K; under the
+    full-ranking protocols (their metrics include Recall) R@K and N@K at every cutoff, as their tables do."""
+    cutoffs = sorted({int(name.split("@")[1]) for name in metrics})
+    if any(name.startswith("R@") for name in metrics):
+        return tuple(f"{m}@{k}" for k in cutoffs for m in ("R", "N") if f"{m}@{k}" in metrics)
+    return f"H@{cutoffs[0]}", f"N@{cutoffs[0]}"
+
+
+def metric_line(split, metrics, names):
+    return f"  {split}: " + " / ".join(f"{name} {metrics[name]:.4f}" for name in names)
 
 
 def epoch_times(epochs):
@@ -53,12 +62,20 @@ def progress(path, epochs, last=3):
     evaluated = [r for r in epochs if "valid" in r]
     if not evaluated:
         raise InputError(f"{path}: no evaluated epoch logged yet")
-    h, _ = head_metrics(evaluated[0]["valid"])
-    best = max(evaluated, key=lambda r: (r["valid"][h], -r["epoch"]))
+    names = head_metrics(evaluated[0]["valid"])
     first, latest = epochs[0]["epoch"], epochs[-1]["epoch"]
-    lines = [f"{path}: unfinished, epochs {first}-{latest} logged, best valid {h} {best['valid'][h]:.4f} "
-             f"at epoch {best['epoch']} (epochs since: {latest - best['epoch']})"]
     improved = [r for r in evaluated if r.get("improved")]
+    if len(names) > 2:      # one selection metric (not named in the log): its best epoch is the last improved one
+        if not improved:
+            raise InputError(f"{path}: no epoch logged as improved yet")
+        best = improved[-1]
+        lines = [f"{path}: unfinished, epochs {first}-{latest} logged, selected so far: epoch {best['epoch']} "
+                 f"(epochs since: {latest - best['epoch']})", metric_line("valid", best["valid"], names)]
+    else:
+        h = names[0]
+        best = max(evaluated, key=lambda r: (r["valid"][h], -r["epoch"]))
+        lines = [f"{path}: unfinished, epochs {first}-{latest} logged, best valid {h} {best['valid'][h]:.4f} "
+                 f"at epoch {best['epoch']} (epochs since: {latest - best['epoch']})"]
     if improved:
         since = sum(r["epoch"] > improved[-1]["epoch"] for r in evaluated)
         lines.append(f"  last logged improvement (early stopping's patience counts from it): epoch "
@@ -79,9 +96,8 @@ def facts(path):
     lines = [f"{path}: {final['epochs_run']} epochs ({final.get('stopped', '?')}), selected epoch per cutoff "
              f"{final['best_epoch']}, checkpoint epoch {final.get('checkpoint_epoch')}, "
              f"wall {final['total_s'] / 60:.1f} min"]
-    h, n = head_metrics(final["test"])
-    for split in ("test", "valid"):
-        lines.append(f"  {split}: {h} {final[split][h]:.4f} / {n} {final[split][n]:.4f}")
+    names = head_metrics(final["test"])
+    lines += [metric_line(split, final[split], names) for split in ("test", "valid")]
     for piece in final.get("pieces") or []:
         lines.append(f"  piece: commit {piece['commit']}, {piece['device']}, {piece.get('threads')} thread(s), "
                      f"torch {piece.get('torch')}, started {piece['started']}, epochs {piece['first_epoch']}-"

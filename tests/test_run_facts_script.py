@@ -60,11 +60,30 @@ def test_a_run_without_cutoff_5_reports_its_smallest(tmp_path):
     lines = log.read_text().splitlines()
     final = json.loads(lines[-1])
     for split in ("valid", "test"):
-        final["final"][split] = {"H@20": 0.5, "N@20": 0.25, "H@10": 0.125, "N@10": 0.0625, "R@10": 0.1}
+        final["final"][split] = {"H@20": 0.5, "N@20": 0.25, "H@10": 0.125, "N@10": 0.0625, "R@10": 0.1,
+                                 "R@20": 0.2}
     log.write_text("\n".join(lines[:-1] + [json.dumps(final)]) + "\n")
     done = run(log)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[1:3] == ["  test: H@10 0.1250 / N@10 0.0625", "  valid: H@10 0.1250 / N@10 0.0625"]
+    assert done.stdout.splitlines()[1:3] == ["  test: R@10 0.1000 / N@10 0.0625 / R@20 0.2000 / N@20 0.2500",
+                                             "  valid: R@10 0.1000 / N@10 0.0625 / R@20 0.2000 / N@20 0.2500"]
+
+
+def test_an_unfinished_full_ranking_run_reports_the_epoch_selected_so_far(tmp_path):
+    """One selection metric, not named in the log: the last epoch logged as improved is the one selected."""
+    log = tmp_path / "DE_hetcomp.jsonl.7.part"
+    records = [{"epoch": e, "train_s": 5.0, "valid": {"R@10": r10, "N@10": 0.1, "R@50": r50, "N@50": 0.2},
+                "improved": improved}
+               for e, r10, r50, improved in [(9, 0.1, 0.3, True), (19, 0.2, 0.25, False), (29, 0.05, 0.31, True),
+                                             (39, 0.3, 0.2, False)]]
+    log.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    done = run(log)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:3] == [
+        f"{log}: unfinished, epochs 9-39 logged, selected so far: epoch 29 (epochs since: 10)",
+        "  valid: R@10 0.0500 / N@10 0.1000 / R@50 0.3100 / N@50 0.2000",
+        "  last logged improvement (early stopping's patience counts from it): epoch 29, 1 evaluation(s) since",
+    ]
 
 
 def test_an_unfinished_run_reports_its_progress(tmp_path):
