@@ -65,7 +65,7 @@ def progress(path, epochs, last=3):
     names = head_metrics(evaluated[0]["valid"])
     first, latest = epochs[0]["epoch"], epochs[-1]["epoch"]
     improved = [r for r in evaluated if r.get("improved")]
-    if len(names) > 2:      # one selection metric (not named in the log): its best epoch is the last improved one
+    if names[0].startswith("R@"):     # one selection metric, not named in the log: the last improved epoch is its best
         if not improved:
             raise InputError(f"{path}: no epoch logged as improved yet")
         best = improved[-1]
